@@ -1,0 +1,58 @@
+import { NestFactory } from '@nestjs/core';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { SwaggerModule } from '@nestjs/swagger';
+import cookieParser from 'cookie-parser';
+import helmet from 'helmet';
+import { Logger } from 'nestjs-pino';
+import { join } from 'node:path';
+import { AppModule, AppModuleOptions } from './app.module';
+import { requestIdMiddleware } from './common/http/request-id.middleware';
+import { createValidationPipe } from './common/http/request-validation';
+import { PROJECT_ROOT } from './common/paths';
+import { buildOpenApiDocument } from './openapi/openapi';
+
+/** Bodies larger than this are refused with 413: no endpoint needs more, and it bounds what a caller can make us parse. */
+export const BODY_LIMIT = '100kb';
+
+/**
+ * Builds the whole application — the one code path used by `main.ts`, the tests and the benchmarks — without
+ * listening. Express middleware order matters: request id first (so every answer carries it), then security
+ * headers, then the body parsers whose errors the global filter formats.
+ */
+export async function createApp(options: AppModuleOptions & { preview?: boolean }): Promise<NestExpressApplication> {
+  const https = options.config.authorizationServer.issuerUrl.startsWith('https:');
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(options), {
+    // Preview: the module graph without instantiating providers (no database) — enough to generate openapi.json.
+    preview: options.preview,
+    bufferLogs: true,
+    bodyParser: false,
+    abortOnError: false,
+    forceCloseConnections: true,
+  });
+  app.useLogger(app.get(Logger));
+  app.disable('x-powered-by');
+  app.use(requestIdMiddleware);
+  app.use(
+    helmet({
+      // Our pages must never be framed (clickjacking of the consent and login forms, SPEC §7).
+      contentSecurityPolicy: {
+        directives: { 'frame-ancestors': ["'none'"], 'upgrade-insecure-requests': https ? [] : null },
+      },
+      frameguard: { action: 'deny' },
+      hsts: https,
+      referrerPolicy: { policy: 'no-referrer' },
+    }),
+  );
+  app.useBodyParser('json', { limit: BODY_LIMIT });
+  app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
+  app.use(cookieParser());
+  app.setBaseViewsDir(join(PROJECT_ROOT, 'views'));
+  app.setViewEngine('hbs');
+  app.useGlobalPipes(createValidationPipe());
+
+  SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: 'docs/openapi.json',
+    customSiteTitle: 'Portcullis API',
+  });
+  return app;
+}

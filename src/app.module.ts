@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { CommonModule } from './common/common.module';
+import { HttpErrorFilter } from './common/http/http-error.filter';
+import { loggerParams } from './common/logging/logging';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+
+export interface AppModuleOptions {
+  readonly config: AppConfig;
+  /** The database to use: DATABASE_URL, the embedded cluster, or a test database. */
+  readonly databaseUrl: string;
+  /** Where JSON log lines go (stdout when absent); tests capture them here. */
+  readonly logDestination?: DestinationStream;
+  /** More modules to mount (tests mount probe controllers this way). */
+  readonly extraModules?: DynamicModule['imports'];
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppModuleOptions): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(options.config),
+        LoggerModule.forRoot(loggerParams(options.config.logLevel, options.logDestination)),
+        DatabaseModule.forRoot(options.databaseUrl),
+        CommonModule,
+        HealthModule,
+        ...(options.extraModules ?? []),
+      ],
+      providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],
+    };
+  }
+}

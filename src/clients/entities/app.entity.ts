@@ -1,0 +1,79 @@
+import {
+  Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn,
+} from 'typeorm';
+import { OrgEntity } from '../../identity/entities/org.entity';
+
+export type AppProvenance = 'api' | 'dcr';
+export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
+export type ApplicationType = 'web' | 'native';
+
+/** An OAuth client (RFC 6749 §2). Registered by an admin (`api`) or by itself (`dcr`, RFC 7591). */
+@Entity({ name: 'apps' })
+@Index('UQ_apps_client_id', ['clientId'], { unique: true })
+@Index('IDX_apps_org_id', ['orgId'])
+@Index('IDX_apps_provenance_last_used_at', ['provenance', 'lastUsedAt'])
+export class AppEntity {
+  @PrimaryGeneratedColumn('uuid')
+  id!: string;
+
+  @Column({ name: 'client_id', type: 'varchar', length: 64 })
+  clientId!: string;
+
+  /** bcrypt of the client secret; null for public clients (`none`). */
+  @Column({ name: 'secret_hash', type: 'varchar', length: 72, nullable: true, select: false })
+  secretHash!: string | null;
+
+  @Column({ type: 'varchar', length: 200 })
+  name!: string;
+
+  @Column({ name: 'display_name', type: 'varchar', length: 200 })
+  displayName!: string;
+
+  @Column({ type: 'varchar', length: 8 })
+  provenance!: AppProvenance;
+
+  @Column({ name: 'org_id', type: 'uuid' })
+  orgId!: string;
+
+  @ManyToOne(() => OrgEntity, { onDelete: 'RESTRICT' })
+  @JoinColumn({ name: 'org_id', foreignKeyConstraintName: 'FK_apps_org_id' })
+  org?: OrgEntity;
+
+  @Column({ name: 'redirect_uris', type: 'text', array: true, default: () => "'{}'" })
+  redirectUris!: string[];
+
+  @Column({ name: 'grant_types', type: 'text', array: true, default: () => "'{authorization_code}'" })
+  grantTypes!: string[];
+
+  @Column({ name: 'response_types', type: 'text', array: true, default: () => "'{code}'" })
+  responseTypes!: string[];
+
+  @Column({ name: 'token_endpoint_auth_method', type: 'varchar', length: 32, default: 'client_secret_basic' })
+  tokenEndpointAuthMethod!: TokenEndpointAuthMethod;
+
+  @Column({ name: 'application_type', type: 'varchar', length: 8, default: 'web' })
+  applicationType!: ApplicationType;
+
+  /** The scopes this app may ask for. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  scopes!: string[];
+
+  @Column({ name: 'logo_uri', type: 'text', nullable: true })
+  logoUri!: string | null;
+
+  @Column({ name: 'client_uri', type: 'text', nullable: true })
+  clientUri!: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt!: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt!: Date;
+
+  @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true })
+  secretRotatedAt!: Date | null;
+
+  /** Last successful authentication or authorization; idle self-registered apps are removed (SPEC §5). */
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt!: Date | null;
+}

@@ -1,0 +1,123 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { OAuthError, invalidClientMetadata, invalidRedirectUri, invalidRequest, serverError } from '../oauth/oauth-error';
+import { ApiProblem, ProblemBody, problemTypeForStatus } from '../problem/problem';
+import { requestIdOf } from './request-id.middleware';
+import { RequestValidationError } from './request-validation';
+
+/** The protocol endpoints answer RFC 6749 JSON errors; everything else answers RFC 7807 problem+json (SPEC §2). */
+const PROTOCOL_PATH = /^\/oauth2\//;
+const REGISTRATION_PATH = /^\/oauth2\/register\/?$/;
+
+/**
+ * The one place where an error becomes a response. Whatever is thrown — by a service, a check, the validation
+ * pipe, the body parser or the router — is written in the format of the route it happened on. Anything
+ * unexpected is logged with its stack and answered as a bare 500: no internals are ever sent.
+ */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const req = host.switchToHttp().getRequest<Request>();
+    const res = host.switchToHttp().getResponse<Response>();
+    if (res.headersSent) {
+      this.logger.error({ err: exception, requestId: requestIdOf(req) }, 'error after the response was sent');
+      return;
+    }
+    const path = req.path ?? req.url ?? '/';
+    if (PROTOCOL_PATH.test(path) && !isNotFound(exception)) {
+      this.writeOAuthError(res, req, this.toOAuthError(exception, path));
+    } else {
+      this.writeProblem(res, req, this.toProblem(exception));
+    }
+  }
+
+  private toOAuthError(exception: unknown, path: string): OAuthError {
+    if (exception instanceof OAuthError) return exception;
+    if (exception instanceof RequestValidationError) {
+      const message = exception.fields.map((f) => `${f.name}: ${f.title}`).join('; ');
+      if (!REGISTRATION_PATH.test(path)) return invalidRequest(message);
+      return exception.fields.some((f) => f.name.startsWith('redirect_uris')) ? invalidRedirectUri(message) : invalidClientMetadata(message);
+    }
+    if (exception instanceof ApiProblem) return new OAuthError(oauthCodeForStatus(exception.status), exception.title, exception.status);
+    const client = clientError(exception);
+    if (client) return new OAuthError(oauthCodeForStatus(client.status), client.message, client.status);
+    return serverError(String((exception as Error)?.stack ?? exception));
+  }
+
+  private toProblem(exception: unknown): ApiProblem {
+    if (exception instanceof ApiProblem) return exception;
+    if (exception instanceof RequestValidationError) {
+      return new ApiProblem('validation_error', 'The request is not valid', 400, exception.fields);
+    }
+    if (exception instanceof OAuthError && exception.status < 500) {
+      return new ApiProblem(problemTypeForStatus(exception.status), exception.description, exception.status, undefined, exception.headers);
+    }
+    const client = clientError(exception);
+    if (client && client.status < 500) return new ApiProblem(problemTypeForStatus(client.status), client.message, client.status);
+    if (client) return new ApiProblem('internal_server_error', client.message, client.status);
+    const detail = exception instanceof OAuthError ? exception.detail : undefined;
+    this.logger.error({ err: exception, detail }, 'unhandled error');
+    return new ApiProblem('internal_server_error', 'Internal server error', 500);
+  }
+
+  private writeOAuthError(res: Response, req: Request, error: OAuthError): void {
+    if (error.status >= 500) {
+      this.logger.error({ err: error, detail: error.detail, requestId: requestIdOf(req) }, 'protocol endpoint failed');
+    } else if (error.detail) {
+      this.logger.log({ error: error.code, detail: error.detail, requestId: requestIdOf(req) }, 'protocol error');
+    }
+    res.status(error.status);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    res.json({ error: error.code, error_description: error.description });
+  }
+
+  private writeProblem(res: Response, req: Request, problem: ApiProblem): void {
+    const body: ProblemBody = { type: problem.type, title: problem.title, status: problem.status, request_id: requestIdOf(req) };
+    if (problem.invalidFields?.length) body.invalid_fields = problem.invalidFields;
+    res.status(problem.status);
+    for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+    res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+    res.send(JSON.stringify(body));
+  }
+}
+
+function isNotFound(exception: unknown): boolean {
+  return exception instanceof HttpException && exception.getStatus() === 404 && !(exception instanceof OAuthError);
+}
+
+/**
+ * A 4xx raised below our code: Nest's HttpException (unknown route, malformed JSON) or an http-errors error from
+ * the body parser (413 too large, 415 unsupported charset, 400 bad encoding). Their messages are safe to show.
+ */
+function clientError(exception: unknown): { status: number; message: string } | undefined {
+  if (exception instanceof HttpException) {
+    // Deliberate statuses (a 503 from the readiness check) keep their code; their messages are ours.
+    const status = exception.getStatus();
+    return { status, message: clientMessage(status, exception.message) };
+  }
+  const e = exception as { status?: unknown; statusCode?: unknown; expose?: unknown; type?: unknown; message?: unknown };
+  const status = typeof e?.status === 'number' ? e.status : typeof e?.statusCode === 'number' ? e.statusCode : undefined;
+  if (status !== undefined && status >= 400 && status < 500 && e.expose !== false) {
+    return { status, message: clientMessage(status, String(e.message ?? ''), String(e.type ?? '')) };
+  }
+  return undefined;
+}
+
+function clientMessage(status: number, message: string, type = ''): string {
+  if (status === 413 || type === 'entity.too.large') return 'The request body is too large';
+  if (type === 'entity.parse.failed' || /JSON/.test(message)) return 'The request body is not valid JSON';
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return 'The request body has an unsupported encoding';
+  if (status === 404 && message.startsWith('Cannot ')) return 'No such route';
+  return message || 'The request is not valid';
+}
+
+function oauthCodeForStatus(status: number): string {
+  if (status === 401) return 'invalid_client';
+  if (status === 403) return 'access_denied';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request';
+}

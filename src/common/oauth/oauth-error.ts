@@ -1,0 +1,34 @@
+/**
+ * One error of the OAuth protocol endpoints (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7591 §3.2.2; RFC 8707).
+ * `description` goes to the client; `detail` only to the log. Written out by OAuthExceptionFilter.
+ */
+export class OAuthError extends Error {
+  constructor(
+    readonly code: string,
+    readonly description: string,
+    readonly status = 400,
+    readonly detail?: string,
+    /** Extra response headers, such as `WWW-Authenticate`. */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(`${code}: ${description}`);
+    this.name = 'OAuthError';
+  }
+}
+
+export const invalidRequest = (description: string, detail?: string) => new OAuthError('invalid_request', description, 400, detail);
+export const invalidClient = (description: string, detail?: string, basicTried = false) =>
+  new OAuthError('invalid_client', description, 401, detail, basicTried ? { 'WWW-Authenticate': 'Basic realm="portcullis", charset="UTF-8"' } : {});
+export const invalidGrant = (description: string, detail?: string) => new OAuthError('invalid_grant', description, 400, detail);
+export const unauthorizedClient = (description: string, detail?: string) => new OAuthError('unauthorized_client', description, 400, detail);
+export const unsupportedGrantType = (description: string) => new OAuthError('unsupported_grant_type', description);
+export const unsupportedResponseType = (description: string) => new OAuthError('unsupported_response_type', description);
+export const invalidScope = (description: string, detail?: string) => new OAuthError('invalid_scope', description, 400, detail);
+export const invalidTarget = (description: string) => new OAuthError('invalid_target', description);
+export const accessDenied = (description: string) => new OAuthError('access_denied', description, 403);
+export const loginRequired = (description: string) => new OAuthError('login_required', description);
+export const consentRequired = (description: string) => new OAuthError('consent_required', description);
+export const invalidRedirectUri = (description: string) => new OAuthError('invalid_redirect_uri', description);
+export const invalidClientMetadata = (description: string) => new OAuthError('invalid_client_metadata', description);
+export const serverError = (detail: string) => new OAuthError('server_error', 'the server could not complete the request', 500, detail);
+export const temporarilyUnavailable = (description: string) => new OAuthError('temporarily_unavailable', description, 503);

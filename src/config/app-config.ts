@@ -1,0 +1,53 @@
+/**
+ * The one typed, frozen view of Portcullis's settings. Every value comes from the environment or from the
+ * optional YAML file named by CONFIG_FILE (SPEC §1); the environment wins. Nothing else in the code reads
+ * `process.env`.
+ */
+export interface ScopeDefinition {
+  readonly name: string;
+  readonly description: string;
+}
+
+export interface AppConfig {
+  readonly nodeEnv: string;
+  readonly port: number;
+  readonly host: string;
+  /** Undefined: start the embedded PostgreSQL (SPEC §1). */
+  readonly databaseUrl?: string;
+  /** Where the embedded PostgreSQL keeps its data; kept across restarts. */
+  readonly dataDir: string;
+  readonly logLevel: string;
+  readonly authorizationServer: {
+    readonly enabled: boolean;
+    /** No trailing slash: every `iss` and metadata URL is built by appending a path (RFC 8414 §2). */
+    readonly issuerUrl: string;
+    /** OAuth 2.1 §7.5.1 recommends PKCE for every client; false keeps it mandatory for public clients only. */
+    readonly requirePkce: boolean;
+    /** Seconds. Short-lived bearer JWTs limit the damage of a leak (RFC 9700 §2.2.1). */
+    readonly accessTokenTtl: number;
+    readonly refreshTokenTtl: number;
+    /** RFC 6749 §4.1.2 recommends at most 10 minutes; a minute is plenty for a redirect. */
+    readonly authCodeTtl: number;
+    /** Encrypts signing keys at rest when set. */
+    readonly keyEncryptionSecret?: string;
+    /** Scopes declared in configuration, on top of the built-in ones. */
+    readonly extraScopes: readonly ScopeDefinition[];
+  };
+  readonly dcr: {
+    /** Off by default: open registration (RFC 7591 §3) is a choice an operator makes. */
+    readonly enabled: boolean;
+    readonly defaultOrg: string;
+    /** RFC 7591 §3: when set, registration requires it as a bearer token. */
+    readonly initialAccessToken?: string;
+  };
+  readonly sessionTtl: number;
+  readonly bootstrapAdmin: {
+    readonly username: string;
+    /** Undefined: a password is generated and printed once on an empty database. */
+    readonly password?: string;
+  };
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

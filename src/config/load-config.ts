@@ -1,0 +1,283 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { AppConfig, ConfigError, ScopeDefinition } from './app-config';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Where one setting lives: its environment name and its path in the YAML tree. */
+interface Source {
+  readonly env: string;
+  readonly yaml: string;
+}
+
+const S = {
+  nodeEnv: { env: 'NODE_ENV', yaml: 'nodeEnv' },
+  port: { env: 'PORT', yaml: 'server.port' },
+  host: { env: 'HOST', yaml: 'server.host' },
+  databaseUrl: { env: 'DATABASE_URL', yaml: 'database.url' },
+  dataDir: { env: 'DATA_DIR', yaml: 'database.dataDir' },
+  logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
+  asEnabled: { env: 'OAUTH2_AS_ENABLED', yaml: 'auth.oauth2.authorizationServer.enabled' },
+  issuerUrl: { env: 'ISSUER_URL', yaml: 'auth.oauth2.authorizationServer.issuerURL' },
+  requirePkce: { env: 'OAUTH2_REQUIRE_PKCE', yaml: 'auth.oauth2.authorizationServer.requirePKCE' },
+  accessTokenTtl: { env: 'ACCESS_TOKEN_TTL', yaml: 'auth.oauth2.authorizationServer.accessTokenTTL' },
+  refreshTokenTtl: { env: 'REFRESH_TOKEN_TTL', yaml: 'auth.oauth2.authorizationServer.refreshTokenTTL' },
+  authCodeTtl: { env: 'AUTH_CODE_TTL', yaml: 'auth.oauth2.authorizationServer.authCodeTTL' },
+  keyEncryptionSecret: { env: 'KEY_ENCRYPTION_SECRET', yaml: 'auth.oauth2.authorizationServer.keyEncryptionSecret' },
+  scopes: { env: 'OAUTH2_SCOPES', yaml: 'auth.oauth2.scopes' },
+  dcrEnabled: { env: 'OAUTH2_DCR_ENABLED', yaml: 'auth.oauth2.dcr.enabled' },
+  dcrDefaultOrg: { env: 'OAUTH2_DCR_DEFAULT_ORG', yaml: 'auth.oauth2.dcr.defaultOrg' },
+  dcrInitialAccessToken: { env: 'OAUTH2_DCR_INITIAL_ACCESS_TOKEN', yaml: 'auth.oauth2.dcr.initialAccessToken' },
+  sessionTtl: { env: 'SESSION_TTL', yaml: 'auth.session.ttl' },
+  adminUsername: { env: 'BOOTSTRAP_ADMIN_USERNAME', yaml: 'auth.bootstrapAdmin.username' },
+  adminPassword: { env: 'BOOTSTRAP_ADMIN_PASSWORD', yaml: 'auth.bootstrapAdmin.password' },
+} satisfies Record<string, Source>;
+
+const BUILT_IN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access', 'account', 'admin']);
+const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
+const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/**
+ * Reads and validates every setting once. Throws a ConfigError whose message is one line naming the setting
+ * and what is wrong with it; `main.ts` prints that line and exits non-zero.
+ */
+export function loadConfig(env: Env = process.env): AppConfig {
+  const file = env.CONFIG_FILE ? readConfigFile(env.CONFIG_FILE) : {};
+  const read = new SettingReader(env, file, env.CONFIG_FILE);
+
+  const nodeEnv = read.string(S.nodeEnv) ?? 'development';
+  const port = read.port(S.port) ?? 3000;
+  const asEnabled = read.boolean(S.asEnabled) ?? true;
+  const issuer = read.issuerUrl(S.issuerUrl);
+  if (asEnabled && nodeEnv === 'production' && issuer === undefined) {
+    throw new ConfigError(`${read.name(S.issuerUrl)} is required when the authorization server is enabled and NODE_ENV=production`);
+  }
+
+  const config: AppConfig = {
+    nodeEnv,
+    port,
+    host: read.host(S.host) ?? '0.0.0.0',
+    databaseUrl: read.databaseUrl(S.databaseUrl),
+    dataDir: resolve(read.string(S.dataDir) ?? '.data'),
+    logLevel: read.oneOf(S.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) ?? 'info',
+    authorizationServer: {
+      enabled: asEnabled,
+      issuerUrl: issuer ?? `http://localhost:${port}`,
+      requirePkce: read.boolean(S.requirePkce) ?? true,
+      accessTokenTtl: read.duration(S.accessTokenTtl) ?? 900,
+      refreshTokenTtl: read.duration(S.refreshTokenTtl) ?? 30 * 86400,
+      authCodeTtl: read.duration(S.authCodeTtl) ?? 60,
+      keyEncryptionSecret: read.secret(S.keyEncryptionSecret, 16),
+      extraScopes: read.scopes(S.scopes),
+    },
+    dcr: {
+      enabled: read.boolean(S.dcrEnabled) ?? false,
+      defaultOrg: read.identifier(S.dcrDefaultOrg) ?? 'default',
+      initialAccessToken: read.secret(S.dcrInitialAccessToken, 16),
+    },
+    sessionTtl: read.duration(S.sessionTtl) ?? 12 * 3600,
+    bootstrapAdmin: {
+      username: read.identifier(S.adminUsername) ?? 'admin',
+      password: read.secret(S.adminPassword, 8),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`CONFIG_FILE ${path} cannot be read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`CONFIG_FILE ${path} is not valid YAML: ${String((e as Error).message).split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`CONFIG_FILE ${path} must hold a YAML mapping at its top level`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Looks a setting up (environment first, then the file) and parses it, naming it in every error. */
+class SettingReader {
+  constructor(
+    private readonly env: Env,
+    private readonly file: Record<string, unknown>,
+    private readonly fileName?: string,
+  ) {}
+
+  /** How an error names the setting: the variable, or the YAML key when the value came from the file. */
+  name(source: Source): string {
+    if (this.env[source.env] === undefined && this.fromFile(source) !== undefined) {
+      return `${source.yaml} (in ${this.fileName})`;
+    }
+    return source.env;
+  }
+
+  private fromFile(source: Source): unknown {
+    let node: unknown = this.file;
+    for (const key of source.yaml.split('.')) {
+      if (node === null || typeof node !== 'object' || Array.isArray(node)) return undefined;
+      node = (node as Record<string, unknown>)[key];
+    }
+    return node;
+  }
+
+  private raw(source: Source): unknown {
+    const fromEnv = this.env[source.env];
+    if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+    const fromFile = this.fromFile(source);
+    return fromFile === null ? undefined : fromFile;
+  }
+
+  private fail(source: Source, what: string): never {
+    throw new ConfigError(`${this.name(source)} ${what}`);
+  }
+
+  string(source: Source): string | undefined {
+    const value = this.raw(source);
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' && typeof value !== 'number') this.fail(source, 'must be a string');
+    return String(value).trim();
+  }
+
+  boolean(source: Source): boolean | undefined {
+    const value = this.raw(source);
+    if (value === undefined || typeof value === 'boolean') return value;
+    const text = String(value).trim().toLowerCase();
+    if (['true', '1', 'yes', 'on'].includes(text)) return true;
+    if (['false', '0', 'no', 'off'].includes(text)) return false;
+    this.fail(source, `must be true or false, not "${String(value)}"`);
+  }
+
+  port(source: Source): number | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    const port = /^\d{1,5}$/.test(value) ? Number(value) : NaN;
+    if (!(port >= 0 && port <= 65535)) this.fail(source, `must be a port number from 0 to 65535, not "${value}"`);
+    return port;
+  }
+
+  host(source: Source): string | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    const hostname = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+    if (!isIP(value) && !hostname.test(value)) this.fail(source, `must be an IP address or a host name, not "${value}"`);
+    return value;
+  }
+
+  /** Seconds, as a whole number or with a unit: `900`, `900s`, `15m`, `12h`, `30d`. */
+  duration(source: Source): number | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    const match = DURATION.exec(value);
+    const seconds = match ? Number(match[1]) * UNIT_SECONDS[(match[2] ?? 's') as keyof typeof UNIT_SECONDS] : NaN;
+    if (!(seconds > 0 && seconds <= 10 * 365 * 86400)) {
+      this.fail(source, `must be a positive duration in seconds or with a unit (s, m, h, d), not "${value}"`);
+    }
+    return seconds;
+  }
+
+  oneOf<T extends string>(source: Source, allowed: readonly T[]): T | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    if (!(allowed as readonly string[]).includes(value)) this.fail(source, `must be one of ${allowed.join(', ')}, not "${value}"`);
+    return value as T;
+  }
+
+  /** RFC 8414 §2: an https (or, for development, http) URL with no query or fragment; no trailing slash here. */
+  issuerUrl(source: Source): string | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol) || value.endsWith('/') || url.search || url.hash ||
+        url.username || url.password || !/^https?:\/\//i.test(value)) {
+      this.fail(source, 'must be an absolute http(s) URL without a trailing slash, query or fragment');
+    }
+    return value;
+  }
+
+  databaseUrl(source: Source): string | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    let ok = false;
+    try {
+      const url = new URL(value);
+      ok = (url.protocol === 'postgres:' || url.protocol === 'postgresql:') && url.hostname !== '';
+    } catch {
+      ok = false;
+    }
+    // Never echo the value: it usually holds a password.
+    if (!ok) this.fail(source, 'must be a postgres:// or postgresql:// URL with a host');
+    return value;
+  }
+
+  /** A secret is never echoed in an error. */
+  secret(source: Source, minLength: number): string | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    if (value.length < minLength) this.fail(source, `must be at least ${minLength} characters long`);
+    return value;
+  }
+
+  /** Org and user names: short, printable, no surrounding space. */
+  identifier(source: Source): string | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(value)) {
+      this.fail(source, `must be 1-64 letters, digits, '.', '_', '@' or '-', not "${value}"`);
+    }
+    return value;
+  }
+
+  /**
+   * Extra scopes: in YAML a list of `{name, description}`; in the environment `name=description` pairs
+   * separated by `;`.
+   */
+  scopes(source: Source): ScopeDefinition[] {
+    const value = this.raw(source);
+    if (value === undefined) return [];
+    let entries: unknown[];
+    if (typeof value === 'string') {
+      entries = value.split(';').filter((s) => s.trim() !== '').map((pair) => {
+        const [name, ...rest] = pair.split('=');
+        return { name: name.trim(), description: rest.join('=').trim() };
+      });
+    } else if (Array.isArray(value)) {
+      entries = value;
+    } else {
+      this.fail(source, 'must be a list of {name, description}');
+    }
+    const seen = new Set<string>();
+    return entries.map((entry) => {
+      const { name, description } = (entry ?? {}) as Record<string, unknown>;
+      if (typeof name !== 'string' || !SCOPE_TOKEN.test(name)) this.fail(source, `has a scope with an invalid name: ${JSON.stringify(name)}`);
+      if (BUILT_IN_SCOPES.has(name) || seen.has(name)) this.fail(source, `declares the scope "${name}" twice or redefines a built-in scope`);
+      if (typeof description !== 'string' || description === '') this.fail(source, `needs a description for the scope "${name}"`);
+      seen.add(name);
+      return { name, description };
+    });
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,4 @@
+import { CreateSchema1795432839251 } from './1795432839251-CreateSchema';
+
+/** Every migration, in order. Listed explicitly so the compiled app and ts-jest load the same set. */
+export const MIGRATIONS = [CreateSchema1795432839251];

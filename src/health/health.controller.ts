@@ -1,0 +1,29 @@
+import { Controller, Get } from '@nestjs/common';
+import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
+
+@ApiTags('health')
+@Controller()
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly db: TypeOrmHealthIndicator,
+  ) {}
+
+  /** Liveness: the process answers. Deliberately independent of the database. */
+  @Get('healthz')
+  @HealthCheck()
+  @ApiOkResponse({ description: 'The process is alive' })
+  live(): Promise<HealthCheckResult> {
+    return this.health.check([]);
+  }
+
+  /** Readiness: the database answers too. */
+  @Get('readyz')
+  @HealthCheck()
+  @ApiOkResponse({ description: 'Ready to serve: the database answers' })
+  @ApiServiceUnavailableResponse({ description: 'The database does not answer' })
+  ready(): Promise<HealthCheckResult> {
+    return this.health.check([() => this.db.pingCheck('database', { timeout: 2000 })]);
+  }
+}

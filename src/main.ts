@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import { join } from 'node:path';
+import { createApp } from './app.factory';
+import { ConfigError } from './config/app-config';
+import { loadConfig } from './config/load-config';
+import { EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './database/embedded-postgres';
+
+/** Start-up: validate the settings, bring up the database, serve; stop it all cleanly on SIGINT/SIGTERM. */
+async function main(): Promise<void> {
+  const config = loadConfig(process.env);
+
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.databaseUrl) {
+    embedded = await startEmbeddedPostgres({ dir: join(config.dataDir, 'postgres'), database: 'portcullis' });
+    process.stdout.write(`portcullis: embedded PostgreSQL on 127.0.0.1:${embedded.port}, data in ${join(config.dataDir, 'postgres')}\n`);
+  }
+  const stopDatabase = async () => embedded?.stop();
+
+  try {
+    const app = await createApp({ config, databaseUrl: config.databaseUrl ?? embedded!.url });
+    let stopping = false;
+    const shutdown = async (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      process.stdout.write(`portcullis: ${signal} received, shutting down\n`);
+      const force = setTimeout(() => process.exit(1), 10_000).unref();
+      await app.close().catch((e) => process.stderr.write(`portcullis: error while closing: ${String(e)}\n`));
+      await stopDatabase();
+      clearTimeout(force);
+      process.exit(0);
+    };
+    // Our own handlers replace Nest's (enableShutdownHooks would exit before the database is stopped).
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      process.removeAllListeners(signal);
+      process.once(signal, () => void shutdown(signal));
+    }
+    await app.listen(config.port, config.host);
+    process.stdout.write(`portcullis: listening on http://${config.host}:${config.port} (issuer ${config.authorizationServer.issuerUrl})\n`);
+  } catch (e) {
+    await stopDatabase();
+    throw e;
+  }
+}
+
+main().catch((e: unknown) => {
+  // One clear line for the errors an operator can fix; the stack for anything else.
+  if (e instanceof ConfigError) process.stderr.write(`portcullis: invalid configuration: ${e.message}\n`);
+  else if (e instanceof EmbeddedPostgresError) process.stderr.write(`portcullis: ${e.message}\n`);
+  else process.stderr.write(`portcullis: failed to start: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
