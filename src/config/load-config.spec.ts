@@ -1,0 +1,157 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from './app-config';
+import { loadConfig } from './load-config';
+
+function yamlFile(text: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'portcullis-config-')), 'config.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives the SPEC §1 defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '0.0.0.0',
+      databaseUrl: undefined,
+      authorizationServer: {
+        enabled: true,
+        issuerUrl: 'http://localhost:3000',
+        requirePkce: true,
+        accessTokenTtl: 900,
+        refreshTokenTtl: 30 * 86400,
+        authCodeTtl: 60,
+      },
+      dcr: { enabled: false, defaultOrg: 'default' },
+      sessionTtl: 12 * 3600,
+      bootstrapAdmin: { username: 'admin', password: undefined },
+    });
+    expect(config.dataDir).toMatch(/\.data$/);
+  });
+
+  it('derives the default issuer from PORT', () => {
+    expect(loadConfig({ PORT: '8080' }).authorizationServer.issuerUrl).toBe('http://localhost:8080');
+  });
+
+  it('is frozen', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.authorizationServer)).toBe(true);
+  });
+
+  it('reads durations with units', () => {
+    const config = loadConfig({ ACCESS_TOKEN_TTL: '15m', REFRESH_TOKEN_TTL: '30d', AUTH_CODE_TTL: '90s', SESSION_TTL: '12h' });
+    expect(config.authorizationServer).toMatchObject({ accessTokenTtl: 900, refreshTokenTtl: 2592000, authCodeTtl: 90 });
+    expect(config.sessionTtl).toBe(43200);
+  });
+
+  it('reads the YAML tree of SPEC §1 from CONFIG_FILE', () => {
+    const file = yamlFile(`
+auth:
+  oauth2:
+    authorizationServer:
+      enabled: true
+      issuerURL: https://auth.example.com/t1
+      accessTokenTTL: 10m
+    dcr:
+      enabled: true
+      defaultOrg: partners
+    scopes:
+      - name: reports:read
+        description: Read your reports
+`);
+    const config = loadConfig({ CONFIG_FILE: file });
+    expect(config.authorizationServer.issuerUrl).toBe('https://auth.example.com/t1');
+    expect(config.authorizationServer.accessTokenTtl).toBe(600);
+    expect(config.dcr).toMatchObject({ enabled: true, defaultOrg: 'partners' });
+    expect(config.authorizationServer.extraScopes).toEqual([{ name: 'reports:read', description: 'Read your reports' }]);
+  });
+
+  it('lets the environment win over the file', () => {
+    const file = yamlFile('auth:\n  oauth2:\n    dcr:\n      enabled: true\n      defaultOrg: fromfile\n');
+    const config = loadConfig({ CONFIG_FILE: file, OAUTH2_DCR_ENABLED: 'false', OAUTH2_DCR_DEFAULT_ORG: 'fromenv' });
+    expect(config.dcr).toMatchObject({ enabled: false, defaultOrg: 'fromenv' });
+  });
+
+  describe('refuses, naming the setting in one line', () => {
+    it.each([
+      [{ ISSUER_URL: 'http://localhost:3000/' }, 'ISSUER_URL must be an absolute http(s) URL without a trailing slash'],
+      [{ ISSUER_URL: 'localhost:3000' }, 'ISSUER_URL must be an absolute http(s) URL'],
+      [{ ISSUER_URL: 'ftp://example.com' }, 'ISSUER_URL must be an absolute http(s) URL'],
+      [{ ISSUER_URL: 'https://example.com?x=1' }, 'ISSUER_URL must be an absolute http(s) URL'],
+      [{ ISSUER_URL: 'https://example.com#f' }, 'ISSUER_URL must be an absolute http(s) URL'],
+      [{ NODE_ENV: 'production' }, 'ISSUER_URL is required when the authorization server is enabled and NODE_ENV=production'],
+      [{ PORT: 'eighty' }, 'PORT must be a port number from 0 to 65535, not "eighty"'],
+      [{ PORT: '70000' }, 'PORT must be a port number'],
+      [{ HOST: 'not a host!' }, 'HOST must be an IP address or a host name'],
+      [{ DATABASE_URL: 'mysql://db/x' }, 'DATABASE_URL must be a postgres:// or postgresql:// URL with a host'],
+      [{ OAUTH2_AS_ENABLED: 'maybe' }, 'OAUTH2_AS_ENABLED must be true or false, not "maybe"'],
+      [{ OAUTH2_DCR_ENABLED: 'yes please' }, 'OAUTH2_DCR_ENABLED must be true or false'],
+      [{ OAUTH2_REQUIRE_PKCE: '2' }, 'OAUTH2_REQUIRE_PKCE must be true or false'],
+      [{ OAUTH2_DCR_DEFAULT_ORG: 'bad org name' }, 'OAUTH2_DCR_DEFAULT_ORG must be 1-64 letters'],
+      [{ ACCESS_TOKEN_TTL: '-5' }, 'ACCESS_TOKEN_TTL must be a positive duration'],
+      [{ REFRESH_TOKEN_TTL: '0' }, 'REFRESH_TOKEN_TTL must be a positive duration'],
+      [{ AUTH_CODE_TTL: '1 week' }, 'AUTH_CODE_TTL must be a positive duration'],
+      [{ SESSION_TTL: 'forever' }, 'SESSION_TTL must be a positive duration'],
+      [{ BOOTSTRAP_ADMIN_USERNAME: '  ' + 'x'.repeat(80) }, 'BOOTSTRAP_ADMIN_USERNAME must be 1-64 letters'],
+      [{ BOOTSTRAP_ADMIN_PASSWORD: 'short' }, 'BOOTSTRAP_ADMIN_PASSWORD must be at least 8 characters long'],
+      [{ KEY_ENCRYPTION_SECRET: 'tiny' }, 'KEY_ENCRYPTION_SECRET must be at least 16 characters long'],
+      [{ OAUTH2_DCR_INITIAL_ACCESS_TOKEN: 'tiny' }, 'OAUTH2_DCR_INITIAL_ACCESS_TOKEN must be at least 16 characters long'],
+      [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+      [{ OAUTH2_SCOPES: 'openid=mine' }, 'OAUTH2_SCOPES declares the scope "openid" twice or redefines a built-in scope'],
+      [{ OAUTH2_SCOPES: 'bad"scope=desc' }, 'OAUTH2_SCOPES has a scope with an invalid name'],
+      [{ OAUTH2_SCOPES: 'reports=' }, 'OAUTH2_SCOPES needs a description for the scope "reports"'],
+      [{ CONFIG_FILE: '/nonexistent/portcullis.yaml' }, 'CONFIG_FILE /nonexistent/portcullis.yaml cannot be read: ENOENT'],
+    ])('%j', (env, message) => {
+      const error = errorOf(env as Record<string, string>);
+      expect(error.startsWith(message)).toBe(true);
+      expect(error).not.toContain('\n');
+    });
+
+    it('never echoes a secret it refuses', () => {
+      expect(errorOf({ DATABASE_URL: 'mysql://user:s3cr3t-pass@db/x' })).not.toContain('s3cr3t');
+      expect(errorOf({ BOOTSTRAP_ADMIN_PASSWORD: 'pw123' })).not.toContain('pw123');
+    });
+
+    it('names the YAML key and the file when the bad value came from the file', () => {
+      const file = yamlFile('auth:\n  oauth2:\n    authorizationServer:\n      issuerURL: "https://example.com/"\n');
+      expect(errorOf({ CONFIG_FILE: file })).toBe(
+        `auth.oauth2.authorizationServer.issuerURL (in ${file}) must be an absolute http(s) URL without a trailing slash, query or fragment`,
+      );
+    });
+
+    it('refuses a file that is not YAML', () => {
+      expect(errorOf({ CONFIG_FILE: yamlFile('auth: [unclosed') })).toMatch(/^CONFIG_FILE .* is not valid YAML/);
+    });
+
+    it('refuses a file whose top level is not a mapping', () => {
+      expect(errorOf({ CONFIG_FILE: yamlFile('- a\n- b\n') })).toMatch(/must hold a YAML mapping/);
+    });
+
+    it('refuses a wrongly typed value in the file', () => {
+      const file = yamlFile('auth:\n  oauth2:\n    dcr:\n      enabled: [1, 2]\n');
+      expect(errorOf({ CONFIG_FILE: file })).toMatch(/^auth\.oauth2\.dcr\.enabled \(in .*\) must be true or false/);
+    });
+  });
+
+  it('accepts ISSUER_URL in production', () => {
+    expect(loadConfig({ NODE_ENV: 'production', ISSUER_URL: 'https://auth.example.com' }).authorizationServer.issuerUrl).toBe('https://auth.example.com');
+  });
+
+  it('does not require ISSUER_URL in production when the server is disabled', () => {
+    expect(loadConfig({ NODE_ENV: 'production', OAUTH2_AS_ENABLED: 'false' }).authorizationServer.enabled).toBe(false);
+  });
+});
