@@ -46,6 +46,7 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
   app.use(cookieParser());
+  app.useStaticAssets(join(PROJECT_ROOT, 'views', 'assets'), { prefix: '/assets/', maxAge: '1h', index: false });
   app.setBaseViewsDir(join(PROJECT_ROOT, 'views'));
   app.setViewEngine('hbs');
   app.useGlobalPipes(createValidationPipe());

@@ -9,6 +9,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { IdentityModule } from './identity/identity.module';
 
 export interface AppModuleOptions {
   readonly config: AppConfig;
@@ -31,6 +32,7 @@ export class AppModule {
         DatabaseModule.forRoot(options.databaseUrl),
         CommonModule,
         HealthModule,
+        IdentityModule,
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],

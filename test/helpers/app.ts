@@ -6,6 +6,9 @@ import { AppConfig } from '../../src/config/app-config';
 import { loadConfig } from '../../src/config/load-config';
 import { createTestDatabase } from './database';
 
+/** The bootstrap admin's password in every test app (username `admin`). */
+export const TEST_ADMIN_PASSWORD = 'admin-password-for-tests';
+
 /** Collects the app's JSON log lines so tests can read what would have been logged. */
 export class LogCapture {
   readonly lines: string[] = [];
@@ -42,7 +45,7 @@ export interface BootOptions {
 export async function bootApp(options: BootOptions = {}): Promise<TestApp> {
   const port = await freePort();
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ISSUER_URL: `http://127.0.0.1:${port}`, PORT: String(port), ...options.env });
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ISSUER_URL: `http://127.0.0.1:${port}`, PORT: String(port), ...options.env });
   const logs = new LogCapture();
   const app = await createApp({ config, databaseUrl, logDestination: logs, extraModules: options.extraModules });
   await app.listen(port, '127.0.0.1');

@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
+import { Public } from '../../src/identity/auth/auth.decorators';
 import { IsEmail, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 
 class ProbeAddressDto {
@@ -27,6 +28,7 @@ class ProbeDto {
 }
 
 /** Routes that exist only in tests, to drive the cross-cutting machinery (validation, errors, logging). */
+@Public()
 @Controller()
 class ProbeController {
   @Post('api/v1/probe')

@@ -1,0 +1,51 @@
+import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiCookieAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import type { Request } from 'express';
+import type { UserRole } from '../entities/user.entity';
+import type { Principal } from './principal';
+
+export const PUBLIC_KEY = 'portcullis:public';
+export const ACCESS_KEY = 'portcullis:access';
+
+/** What a protected route demands beyond being authenticated. */
+export interface AccessRule {
+  /** The caller's role must be one of these. */
+  readonly roles?: readonly UserRole[];
+  /**
+   * An access token must carry this scope (SPEC §2: `account` for the caller's own routes, `admin` for the admin
+   * routes). Sessions and service-account tokens are not limited by scopes.
+   */
+  readonly scope?: string;
+}
+
+export interface PublicOptions {
+  /** Pages that show who is signed in: resolve the session cookie when there is one, never demand it. */
+  readonly session?: 'optional';
+}
+
+/** Every route requires a caller unless it says otherwise: this marks the few that do not. */
+export const Public = (options: PublicOptions = {}) => SetMetadata(PUBLIC_KEY, options);
+
+/** A route for any authenticated caller (session or bearer), optionally limited by role and token scope. */
+export const Authenticated = (rule: AccessRule = {}) =>
+  applyDecorators(
+    SetMetadata(ACCESS_KEY, rule),
+    ApiBearerAuth('bearer'),
+    ApiCookieAuth('session'),
+    ApiUnauthorizedResponse({ description: 'No valid session cookie or bearer token' }),
+    ApiForbiddenResponse({ description: 'The caller lacks the role or scope' }),
+  );
+
+/** The admin API: role `admin`, and scope `admin` for access tokens. */
+export const AdminOnly = () => Authenticated({ roles: ['admin'], scope: 'admin' });
+
+export interface AuthenticatedRequest extends Request {
+  principal?: Principal;
+}
+
+/** Hands the authenticated principal to a handler. */
+export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
+  const principal = ctx.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!principal) throw new Error('CurrentPrincipal used on a route without authentication');
+  return principal;
+});

@@ -1,0 +1,74 @@
+import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import { ApiProblem, forbidden, unauthorised } from '../../common/problem/problem';
+import { BrowserSessionsService, SESSION_COOKIE } from '../sessions/browser-sessions.service';
+import { ACCESS_KEY, AccessRule, AuthenticatedRequest, PUBLIC_KEY, PublicOptions } from './auth.decorators';
+import type { Principal } from './principal';
+
+const BEARER = /^Bearer\s+/i;
+const CHALLENGE = 'Bearer realm="portcullis"';
+
+/**
+ * The global guard: every route needs a caller unless marked @Public (default deny). A caller is a browser
+ * session (the `session_id` cookie) or a bearer token in the Authorization header (passport-http-bearer); never a
+ * token from the query string or the body (SPEC §2). Then the route's role and scope rule is checked.
+ */
+@Injectable()
+export class AuthenticationGuard implements CanActivate {
+  private readonly bearer = new (AuthGuard('bearer'))();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly sessions: BrowserSessionsService,
+  ) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
+    const targets = [ctx.getHandler(), ctx.getClass()];
+    const publicOptions = this.reflector.getAllAndOverride<PublicOptions | undefined>(PUBLIC_KEY, targets);
+    if (publicOptions) {
+      if (publicOptions.session === 'optional') req.principal = await this.fromSession(req);
+      return true;
+    }
+
+    const principal = await this.authenticate(ctx, req);
+    req.principal = principal;
+    this.authorise(principal, this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_KEY, targets) ?? {});
+    return true;
+  }
+
+  private async authenticate(ctx: ExecutionContext, req: AuthenticatedRequest): Promise<Principal> {
+    const authorization = req.headers.authorization;
+    if (authorization && BEARER.test(authorization)) {
+      try {
+        await this.bearer.canActivate(ctx);
+      } catch {
+        throw unauthorised('The bearer token is not valid', {
+          'WWW-Authenticate': `${CHALLENGE}, error="invalid_token", error_description="The bearer token is not valid"`,
+        });
+      }
+      return (req as AuthenticatedRequest & { user: Principal }).user;
+    }
+    const fromSession = await this.fromSession(req);
+    if (fromSession) return fromSession;
+    throw unauthorised('Sign in, or send a bearer token in the Authorization header', { 'WWW-Authenticate': CHALLENGE });
+  }
+
+  private async fromSession(req: AuthenticatedRequest): Promise<Principal | undefined> {
+    const raw = (req.cookies as Record<string, unknown> | undefined)?.[SESSION_COOKIE];
+    return typeof raw === 'string' && raw !== '' ? this.sessions.principalFor(raw) : undefined;
+  }
+
+  private authorise(principal: Principal, rule: AccessRule): void {
+    // RFC 6750 §3.1: a token without the scope gets 403 insufficient_scope, naming the scope it needs.
+    if (rule.scope && principal.kind === 'user' && principal.via === 'access_token' && !principal.scopes?.includes(rule.scope)) {
+      throw new ApiProblem('forbidden', `The access token lacks the "${rule.scope}" scope`, 403, undefined, {
+        'WWW-Authenticate': `${CHALLENGE}, error="insufficient_scope", scope="${rule.scope}"`,
+      });
+    }
+    if (rule.roles && !rule.roles.includes(principal.role)) {
+      throw forbidden(`This needs the ${rule.roles.join(' or ')} role`);
+    }
+  }
+}

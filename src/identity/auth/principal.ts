@@ -1,0 +1,33 @@
+import type { UserRole } from '../entities/user.entity';
+
+/**
+ * Who is calling an `/api` route (SPEC §2): a browser session acts as its user with all of the user's rights; a
+ * service-account token acts with the account's role; an access token of this server acts as its `sub`, limited
+ * by its scopes.
+ */
+export type Principal = UserPrincipal | ServiceAccountPrincipal;
+
+export interface UserPrincipal {
+  readonly kind: 'user';
+  readonly userId: string;
+  readonly username: string;
+  readonly role: UserRole;
+  readonly orgId: string;
+  /** How the caller proved it: the `session_id` cookie or an access token of this server. */
+  readonly via: 'session' | 'access_token';
+  /** Access tokens only: the scopes granted; a session is not limited by scopes. */
+  readonly scopes?: readonly string[];
+  /** Access tokens only: the client the token was issued to. */
+  readonly clientId?: string;
+}
+
+export interface ServiceAccountPrincipal {
+  readonly kind: 'service_account';
+  readonly serviceAccountId: string;
+  readonly name: string;
+  readonly role: UserRole;
+  readonly orgId: string;
+  readonly via: 'service_account_token';
+}
+
+export const principalId = (p: Principal): string => (p.kind === 'user' ? p.userId : p.serviceAccountId);

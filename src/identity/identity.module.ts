@@ -1,0 +1,40 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuthenticationGuard } from './auth/authentication.guard';
+import { BearerTokenRegistry } from './auth/bearer-token-registry';
+import { BearerStrategy } from './auth/bearer.strategy';
+import { BootstrapAdminService } from './bootstrap/bootstrap-admin.service';
+import { BrowserSessionEntity } from './entities/browser-session.entity';
+import { OrgEntity } from './entities/org.entity';
+import { ServiceAccountEntity } from './entities/service-account.entity';
+import { UserEntity } from './entities/user.entity';
+import { LoginController } from './login/login.controller';
+import { LoginService } from './login/login.service';
+import { OrgsController } from './orgs/orgs.controller';
+import { OrgsService } from './orgs/orgs.service';
+import { ServiceAccountsController } from './service-accounts/service-accounts.controller';
+import { ServiceAccountsService } from './service-accounts/service-accounts.service';
+import { BrowserSessionsService } from './sessions/browser-sessions.service';
+import { UsersController } from './users/users.controller';
+import { UsersService } from './users/users.service';
+
+/** Who is who: users, orgs, service accounts, browser sessions, sign-in, and the guard every route passes. */
+@Module({
+  imports: [TypeOrmModule.forFeature([OrgEntity, UserEntity, BrowserSessionEntity, ServiceAccountEntity]), PassportModule],
+  controllers: [LoginController, UsersController, OrgsController, ServiceAccountsController],
+  providers: [
+    OrgsService,
+    UsersService,
+    ServiceAccountsService,
+    BrowserSessionsService,
+    LoginService,
+    BootstrapAdminService,
+    BearerTokenRegistry,
+    BearerStrategy,
+    { provide: APP_GUARD, useClass: AuthenticationGuard },
+  ],
+  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry],
+})
+export class IdentityModule {}

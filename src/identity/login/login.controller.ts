@@ -1,0 +1,34 @@
+import { Body, Controller, Get, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { sendPage } from '../../common/pages/page-result';
+import { Public } from '../auth/auth.decorators';
+import { LoginForm, LoginService } from './login.service';
+
+/** The browser pages of sign-in: HTML forms, not API, so they stay out of the OpenAPI document. */
+@ApiExcludeController()
+@Public()
+@Controller()
+export class LoginController {
+  constructor(private readonly login: LoginService) {}
+
+  @Get('login')
+  form(@Query('return_to') returnTo: unknown, @Req() req: Request, @Res() res: Response): void {
+    sendPage(res, this.login.showForm({ ip: req.ip ?? '', cookies: req.cookies, returnTo }));
+  }
+
+  @Post('login')
+  async submit(@Body() form: LoginForm, @Req() req: Request, @Res() res: Response): Promise<void> {
+    sendPage(res, await this.login.submit(form, { ip: req.ip ?? '', cookies: req.cookies }));
+  }
+
+  @Post('logout')
+  async logout(@Body() form: { csrf_token?: unknown }, @Req() req: Request, @Res() res: Response): Promise<void> {
+    sendPage(res, await this.login.logout(form, req.cookies));
+  }
+
+  @Get()
+  async home(@Req() req: Request, @Res() res: Response): Promise<void> {
+    sendPage(res, await this.login.home(req.cookies));
+  }
+}

@@ -1,0 +1,142 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import { CryptoService } from '../../common/crypto/crypto.service';
+import { CookieChange, PageResult, redirect, render } from '../../common/pages/page-result';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { BrowserSessionsService, SESSION_COOKIE } from '../sessions/browser-sessions.service';
+import { UsersService } from '../users/users.service';
+import { safeReturnTo } from './return-to';
+
+export const LOGIN_CSRF_COOKIE = 'login_csrf';
+
+/** Failed sign-ins allowed per IP and username, and per IP, in five minutes before 429 (OWASP ASVS 2.2.1). */
+const FAILURES_PER_IP_AND_USER = 10;
+const FAILURES_PER_IP = 100;
+const WINDOW_SECONDS = 300;
+
+export interface LoginForm {
+  username?: unknown;
+  password?: unknown;
+  return_to?: unknown;
+  csrf_token?: unknown;
+}
+
+export interface LoginContext {
+  readonly ip: string;
+  readonly cookies: Record<string, unknown>;
+  readonly returnTo?: unknown;
+}
+
+const GENERIC_FAILURE = 'The username or password is incorrect.';
+
+/**
+ * The sign-in form (SPEC §2). Before a session exists, the form is protected by a double-submit token: a random
+ * value in a SameSite=Strict cookie that must come back in the form.
+ */
+@Injectable()
+export class LoginService {
+  private readonly perIpAndUser = new RateLimiterMemory({ points: FAILURES_PER_IP_AND_USER, duration: WINDOW_SECONDS });
+  private readonly perIp = new RateLimiterMemory({ points: FAILURES_PER_IP, duration: WINDOW_SECONDS });
+
+  constructor(
+    private readonly users: UsersService,
+    private readonly sessions: BrowserSessionsService,
+    private readonly crypto: CryptoService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  showForm(ctx: LoginContext): PageResult {
+    return this.form(safeReturnTo(ctx.returnTo), 200);
+  }
+
+  async submit(form: LoginForm, ctx: LoginContext): Promise<PageResult> {
+    const returnTo = safeReturnTo(form.return_to);
+    const username = typeof form.username === 'string' ? form.username.trim() : '';
+    const password = typeof form.password === 'string' ? form.password : '';
+
+    const cookieToken = ctx.cookies[LOGIN_CSRF_COOKIE];
+    if (typeof cookieToken !== 'string' || typeof form.csrf_token !== 'string' || !this.crypto.safeEqual(cookieToken, form.csrf_token)) {
+      return this.form(returnTo, 403, { error: 'Your sign-in form expired. Please try again.', username });
+    }
+    if (!username || !password) {
+      return this.form(returnTo, 400, { error: 'Enter your username and password.', username });
+    }
+
+    const userKey = `${ctx.ip}|${username.toLowerCase()}`;
+    const blockedFor = await this.blockedSeconds(userKey, ctx.ip);
+    if (blockedFor > 0) {
+      const minutes = Math.ceil(blockedFor / 60);
+      return {
+        ...this.form(returnTo, 429, { error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, username }),
+        headers: { 'Retry-After': String(blockedFor) },
+      };
+    }
+
+    const user = await this.users.verifyCredentials(username, password);
+    if (!user) {
+      await Promise.all([this.perIpAndUser.penalty(userKey), this.perIp.penalty(ctx.ip)]);
+      return this.form(returnTo, 401, { error: GENERIC_FAILURE, username });
+    }
+    await this.perIpAndUser.delete(userKey);
+
+    const session = await this.sessions.create(user);
+    return redirect(returnTo, [
+      { name: SESSION_COOKIE, value: session.rawId, options: { ...this.sessionCookieOptions(), maxAge: this.config.sessionTtl * 1000 } },
+      { name: LOGIN_CSRF_COOKIE, options: this.csrfCookieOptions() },
+    ]);
+  }
+
+  async logout(form: { csrf_token?: unknown }, cookies: Record<string, unknown>): Promise<PageResult> {
+    const rawId = cookies[SESSION_COOKIE];
+    if (typeof rawId === 'string' && rawId !== '') {
+      // A forged cross-site logout is refused; the session stays.
+      if (!this.sessions.verifyCsrf(rawId, form.csrf_token)) return redirect('/');
+      await this.sessions.end(rawId);
+    }
+    return redirect('/login', [{ name: SESSION_COOKIE, options: this.sessionCookieOptions() }]);
+  }
+
+  /** `/`: who is signed in, and a way out. */
+  async home(cookies: Record<string, unknown>): Promise<PageResult> {
+    const rawId = cookies[SESSION_COOKIE];
+    const session = typeof rawId === 'string' && rawId !== '' ? await this.sessions.find(rawId) : null;
+    if (!session?.user) return render('home', { title: 'Portcullis', signedIn: false });
+    const { user } = session;
+    const name = [user.givenName, user.familyName].filter(Boolean).join(' ');
+    return render('home', {
+      title: 'Portcullis',
+      signedIn: true,
+      user: { username: user.username, name: name || user.username, email: user.email, isAdmin: user.role === 'admin' },
+      csrfToken: this.sessions.csrfTokenFor(rawId as string),
+    });
+  }
+
+  private form(returnTo: string, status: number, extra: { error?: string; username?: string } = {}): PageResult & { kind: 'render' } {
+    const csrfToken = this.crypto.randomToken(32);
+    const cookies: CookieChange[] = [{ name: LOGIN_CSRF_COOKIE, value: csrfToken, options: this.csrfCookieOptions() }];
+    return { kind: 'render', view: 'login', model: { title: 'Sign in', returnTo, csrfToken, ...extra }, status, cookies };
+  }
+
+  private async blockedSeconds(userKey: string, ip: string): Promise<number> {
+    const [byUser, byIp] = await Promise.all([this.perIpAndUser.get(userKey), this.perIp.get(ip)]);
+    const blocked = [
+      byUser && byUser.consumedPoints >= FAILURES_PER_IP_AND_USER ? byUser.msBeforeNext : 0,
+      byIp && byIp.consumedPoints >= FAILURES_PER_IP ? byIp.msBeforeNext : 0,
+    ];
+    return Math.ceil(Math.max(...blocked) / 1000);
+  }
+
+  private get secureCookies(): boolean {
+    return this.config.authorizationServer.issuerUrl.startsWith('https:');
+  }
+
+  /** SPEC §2: HttpOnly, SameSite=Lax (the OAuth redirect back must carry it), Path=/, Secure on https. */
+  private sessionCookieOptions() {
+    return { httpOnly: true, sameSite: 'lax' as const, path: '/', secure: this.secureCookies };
+  }
+
+  private csrfCookieOptions() {
+    return { httpOnly: true, sameSite: 'strict' as const, path: '/login', secure: this.secureCookies };
+  }
+}

@@ -1,0 +1,119 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Raw, Repository } from 'typeorm';
+import { CryptoService } from '../../common/crypto/crypto.service';
+import { isUniqueViolation } from '../../common/database-errors';
+import { Page, page, PageQueryDto } from '../../common/pagination';
+import { conflict, notFound } from '../../common/problem/problem';
+import { isUuid } from '../../common/uuid';
+import { UserEntity } from '../entities/user.entity';
+import { OrgsService } from '../orgs/orgs.service';
+import { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
+
+@Injectable()
+export class UsersService implements OnModuleInit {
+  /** Compared against when the user does not exist, so the answer takes as long either way. */
+  private dummyHash!: string;
+
+  constructor(
+    @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
+    private readonly orgs: OrgsService,
+    private readonly crypto: CryptoService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.dummyHash = await this.crypto.hashPassword(this.crypto.randomToken(16));
+  }
+
+  /**
+   * The user whose username (case-insensitively) and password match, or undefined. One bcrypt comparison
+   * happens whether or not the user exists.
+   */
+  async verifyCredentials(username: string, password: string): Promise<UserEntity | undefined> {
+    const user = username.length <= 64 && Buffer.byteLength(password) <= 72
+      ? await this.users.findOne({ where: { username: byName(username) }, select: selectWithHash })
+      : null;
+    const ok = await this.crypto.verifyPassword(password, user?.passwordHash ?? this.dummyHash);
+    return ok && user ? user : undefined;
+  }
+
+  findById(id: string): Promise<UserEntity | null> {
+    return isUuid(id) ? this.users.findOneBy({ id }) : Promise.resolve(null);
+  }
+
+  count(): Promise<number> {
+    return this.users.count();
+  }
+
+  async create(dto: CreateUserDto): Promise<UserDto> {
+    const orgId = (await this.orgs.forMember(dto.org_id)).id;
+    const user = this.users.create({
+      username: dto.username,
+      passwordHash: await this.crypto.hashPassword(dto.password),
+      givenName: dto.given_name ?? null,
+      familyName: dto.family_name ?? null,
+      email: dto.email ?? null,
+      role: dto.role ?? 'user',
+      orgId,
+    });
+    try {
+      await this.users.insert(user);
+    } catch (e) {
+      throw isUniqueViolation(e) ? duplicateUsername(dto.username) : e;
+    }
+    return UserDto.from(await this.users.findOneByOrFail({ id: user.id }));
+  }
+
+  async list(query: PageQueryDto): Promise<Page<UserDto>> {
+    return page(query, await this.users.findAndCount({ order: { registeredAt: 'ASC', id: 'ASC' }, skip: query.skip, take: query.per_page }), UserDto.from);
+  }
+
+  async get(id: string): Promise<UserDto> {
+    return UserDto.from(await this.findOrThrow(id));
+  }
+
+  async update(id: string, dto: UpdateUserDto): Promise<UserDto> {
+    const user = await this.findOrThrow(id);
+    if (dto.role === 'user' && user.role === 'admin') await this.assertNotLastAdmin(user);
+    if (dto.username !== undefined) user.username = dto.username;
+    if (dto.given_name !== undefined) user.givenName = dto.given_name;
+    if (dto.family_name !== undefined) user.familyName = dto.family_name;
+    if (dto.email !== undefined) user.email = dto.email;
+    if (dto.role !== undefined) user.role = dto.role;
+    if (dto.password !== undefined) user.passwordHash = await this.crypto.hashPassword(dto.password);
+    try {
+      await this.users.save(user);
+    } catch (e) {
+      throw isUniqueViolation(e) ? duplicateUsername(user.username) : e;
+    }
+    return UserDto.from(await this.findOrThrow(id));
+  }
+
+  async remove(id: string): Promise<void> {
+    const user = await this.findOrThrow(id);
+    if (user.role === 'admin') await this.assertNotLastAdmin(user);
+    await this.users.delete({ id: user.id });
+  }
+
+  private async findOrThrow(id: string): Promise<UserEntity> {
+    const user = await this.findById(id);
+    if (!user) throw notFound('No user with this id');
+    return user;
+  }
+
+  /** Nobody could administer the server any more. */
+  private async assertNotLastAdmin(user: UserEntity): Promise<void> {
+    if ((await this.users.countBy({ role: 'admin' })) <= 1) {
+      throw conflict(`"${user.username}" is the last admin; make another admin first`);
+    }
+  }
+}
+
+const byName = (username: string) => Raw((alias) => `lower(${alias}) = lower(:username)`, { username });
+const selectWithHash = { id: true, username: true, passwordHash: true, role: true, orgId: true, givenName: true, familyName: true, email: true, registeredAt: true } as const;
+
+const duplicateUsername = (username: string) =>
+  conflict(`A user named "${username}" already exists`, [
+    { name: 'username', error: 'not_unique', title: 'A user with this username already exists', pointer: '/username' },
+  ]);
+
