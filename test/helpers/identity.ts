@@ -20,11 +20,9 @@ export async function loginForm(t: TestApp, returnTo?: string): Promise<{ csrfTo
 }
 
 /** Signs in through the real form; answers the POST response. */
-export async function postLogin(t: TestApp, username: string, password: string, returnTo = '/', ip?: string): Promise<request.Response> {
+export async function postLogin(t: TestApp, username: string, password: string, returnTo = '/'): Promise<request.Response> {
   const form = await loginForm(t);
-  const req = request(t.url).post('/login').set('Cookie', form.cookie).type('form');
-  if (ip) req.set('X-Forwarded-For', ip);
-  return req.send({ username, password, csrf_token: form.csrfToken, return_to: returnTo });
+  return request(t.url).post('/login').set('Cookie', form.cookie).type('form').send({ username, password, csrf_token: form.csrfToken, return_to: returnTo });
 }
 
 /** Signs in and answers the `session_id=…` cookie to send back. */
