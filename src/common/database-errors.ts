@@ -11,4 +11,5 @@ export function violatedConstraint(e: unknown): string | undefined {
 }
 
 export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505';
-export const isForeignKeyViolation = (e: unknown): boolean => sqlState(e) === '23503';
+/** 23503 foreign_key_violation, or 23001 restrict_violation from an ON DELETE RESTRICT key. */
+export const isForeignKeyViolation = (e: unknown): boolean => ['23503', '23001'].includes(sqlState(e) ?? '');

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import pino, { type DestinationStream } from 'pino';
 import { requestIdOf } from '../http/request-id.middleware';
 import { REDACT_PATHS, redactUrl } from './redaction';
 
@@ -18,6 +18,9 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
         remoteAddress: req.remoteAddress,
       }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
+      // `code` is redacted everywhere (it is the OAuth parameter); an error's own code (a SQLSTATE, an errno)
+      // is kept under another name so failures stay diagnosable.
+      err: (err: Error & { code?: unknown }) => ({ ...pino.stdSerializers.err(err), errorCode: typeof err.code === 'string' ? err.code.slice(0, 32) : err.code }),
     },
     autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' },
     customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, err?: Error) =>

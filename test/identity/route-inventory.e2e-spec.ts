@@ -1,0 +1,198 @@
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
+import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
+import request from 'supertest';
+import { PUBLIC_KEY } from '../../src/identity/auth/auth.decorators';
+import { bootApp, TestApp } from '../helpers/app';
+import { createServiceAccount, signIn } from '../helpers/identity';
+
+/**
+ * Default deny (STYLE "Tests", SPEC §2): every route the running app answers needs a caller, except the few marked
+ * @Public. The inventory comes from Express itself, so a route added by any means is walked; a new /api route
+ * without protection fails here.
+ */
+
+/** The routes marked @Public, as `METHOD /path`. A new public route must be added here on purpose. */
+const PUBLIC_ROUTES = ['GET /', 'GET /healthz', 'GET /readyz', 'GET /login', 'POST /login', 'POST /logout'];
+
+/**
+ * Express routes that are not Nest controller routes, so the global guard never sees them: the Swagger UI and its
+ * document (public by SPEC §2), and Nest's `forRoutes('*')` middleware, which Express 5 mounts as `/{*path}` on
+ * every method. Anything else outside a controller is walked like a protected route.
+ */
+const isSwaggerRoute = (r: Route) => r.method === 'GET' && /^\/docs(-yaml|\/.*)?$/.test(r.path);
+const isNestMiddleware = (r: Route, methodCount: number) => r.path === '/{*path}' && methodCount > 20;
+
+interface Route {
+  readonly method: string;
+  readonly path: string;
+}
+
+const key = (r: Route) => `${r.method} ${r.path}`;
+
+interface ExpressLayer {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+}
+
+/** Express 5 exposes its router as `app.router`; Express 4 kept it in `app._router`. */
+function expressLayers(t: TestApp): ExpressLayer[] {
+  const express = t.app.getHttpAdapter().getInstance() as { router?: { stack: ExpressLayer[] }; _router?: { stack: ExpressLayer[] } };
+  const router = express.router ?? express._router;
+  if (!router) throw new Error('cannot find the Express router');
+  return router.stack;
+}
+
+/** Every (method, path) Express will dispatch to a route handler, classified. */
+function expressRoutes(t: TestApp): { routes: Route[]; swagger: Route[]; middleware: Route[] } {
+  const routes: Route[] = [];
+  const swagger: Route[] = [];
+  const middleware: Route[] = [];
+  for (const layer of expressLayers(t)) {
+    if (!layer.route) continue;
+    const methods = Object.keys(layer.route.methods).filter((m) => layer.route!.methods[m]);
+    for (const path of ([] as string[]).concat(layer.route.path)) {
+      for (const m of methods) {
+        const route = { method: m.toUpperCase(), path };
+        if (isNestMiddleware(route, methods.length)) middleware.push(route);
+        else if (isSwaggerRoute(route)) swagger.push(route);
+        else routes.push(route);
+      }
+    }
+  }
+  return { routes, swagger, middleware };
+}
+
+const joinPath = (...parts: string[]) => '/' + parts.join('/').split('/').filter(Boolean).join('/');
+
+/** Every controller route Nest knows, with whether @Public applies (read the way AuthenticationGuard reads it). */
+function nestRoutes(t: TestApp): (Route & { isPublic: boolean })[] {
+  const discovery = new DiscoveryService(t.app.get(ModulesContainer));
+  const scanner = new MetadataScanner();
+  const reflector = new Reflector();
+  const found: (Route & { isPublic: boolean })[] = [];
+  for (const wrapper of discovery.getControllers()) {
+    const controller = wrapper.metatype as (new (...args: never[]) => unknown) | null;
+    if (!controller) continue;
+    const prefixes = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, controller) ?? '/');
+    for (const name of scanner.getAllMethodNames(controller.prototype)) {
+      const handler = (controller.prototype as Record<string, unknown>)[name] as () => unknown;
+      const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
+      if (paths === undefined) continue;
+      const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
+      const isPublic = reflector.getAllAndOverride(PUBLIC_KEY, [handler, controller]) !== undefined;
+      for (const prefix of prefixes) {
+        for (const path of ([] as string[]).concat(paths)) found.push({ method, path: joinPath(prefix, path), isPublic });
+      }
+    }
+  }
+  return found;
+}
+
+/** A concrete URL for a route pattern: every parameter becomes a random uuid, wildcards a plain segment. */
+function concrete(path: string): string {
+  return path
+    .replace(/\*\w+/g, 'anything')
+    .replace(/:\w+/g, () => randomUUID())
+    .replace(/[{}]/g, '');
+}
+
+function send(t: TestApp, route: Route, path = concrete(route.path)): request.Test {
+  const req = request(t.url)[route.method.toLowerCase() as 'get'](path);
+  return ['POST', 'PUT', 'PATCH'].includes(route.method) ? req.send({}) : req;
+}
+
+/** What went wrong on one route, or undefined when it refused the caller with 401 and a Bearer challenge. */
+function refusal(route: Route, res: request.Response): string | undefined {
+  const challenge = res.headers['www-authenticate'];
+  if (res.status !== 401) return `${key(route)}: ${res.status} instead of 401`;
+  if (typeof challenge !== 'string' || !challenge.startsWith('Bearer')) return `${key(route)}: WWW-Authenticate is ${String(challenge)}`;
+  if (route.path.startsWith('/api/')) {
+    if (res.headers['content-type'] !== 'application/problem+json; charset=utf-8') return `${key(route)}: Content-Type ${res.headers['content-type']}`;
+    const body = JSON.parse(res.text) as Record<string, unknown>;
+    const expected = { type: 'unauthorised', title: body.title, status: 401, request_id: res.headers['x-request-id'] };
+    if (typeof body.title !== 'string' || !isDeepStrictEqual(body, expected)) return `${key(route)}: body ${res.text}`;
+  }
+  return undefined;
+}
+
+describe('route inventory', () => {
+  let t: TestApp;
+  let express: ReturnType<typeof expressRoutes>;
+  let nest: ReturnType<typeof nestRoutes>;
+  let protectedRoutes: Route[];
+
+  beforeAll(async () => {
+    t = await bootApp();
+    express = expressRoutes(t);
+    nest = nestRoutes(t);
+    const publicKeys = new Set(nest.filter((r) => r.isPublic).map(key));
+    protectedRoutes = express.routes.filter((r) => !publicKeys.has(key(r)));
+  });
+  afterAll(() => t.close());
+
+  it('finds the routes through the Express router', () => {
+    expect(express.routes.map(key)).toEqual(expect.arrayContaining(['GET /healthz', 'POST /api/v1/users', 'POST /api/v1/service-accounts/:id/revoke']));
+  });
+
+  it('knows every Express route as a Nest controller route, and every controller route is mounted', () => {
+    expect([...express.routes.map(key)].sort()).toEqual(nest.map(key).sort());
+  });
+
+  it('has exactly the allow-listed public routes, as the @Public metadata says', () => {
+    expect(nest.filter((r) => r.isPublic).map(key).sort()).toEqual([...PUBLIC_ROUTES].sort());
+  });
+
+  it('has no public route under /api', () => {
+    expect(nest.filter((r) => r.isPublic && r.path.startsWith('/api/')).map(key)).toEqual([]);
+  });
+
+  it('protects every admin route', () => {
+    const admin = protectedRoutes.filter((r) => /^\/api\/v1\/(users|orgs|service-accounts)(\/|$)/.test(r.path));
+    expect(admin).toHaveLength(16);
+  });
+
+  it('refuses every protected route without credentials: 401 with a Bearer challenge', async () => {
+    const failures: string[] = [];
+    for (const route of protectedRoutes) {
+      const problem = refusal(route, await send(t, route));
+      if (problem) failures.push(problem);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('refuses every protected route with an unknown bearer token: 401 with a Bearer challenge', async () => {
+    const failures: string[] = [];
+    for (const route of protectedRoutes) {
+      const problem = refusal(route, await send(t, route).set('Authorization', `Bearer pcsa_${randomUUID()}`));
+      if (problem) failures.push(problem);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('never takes a valid token from the query string (SPEC §2)', async () => {
+    const { token } = await createServiceAccount(t, await signIn(t), 'inventory-query-token', 'admin');
+    const failures: string[] = [];
+    for (const route of protectedRoutes) {
+      const problem = refusal(route, await send(t, route, `${concrete(route.path)}?access_token=${encodeURIComponent(token)}`));
+      if (problem) failures.push(problem);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('lets every public route through without credentials', async () => {
+    const failures: string[] = [];
+    for (const route of express.routes.filter((r) => PUBLIC_ROUTES.includes(key(r)))) {
+      const res = await send(t, route);
+      if (res.status === 401 || res.headers['www-authenticate'] !== undefined) failures.push(`${key(route)}: ${res.status}`);
+    }
+    expect(failures).toEqual([]);
+  });
+
+  it('serves the Swagger UI and document without credentials (SPEC §2: /docs is public)', async () => {
+    expect(express.swagger.map(key)).toEqual(expect.arrayContaining(['GET /docs', 'GET /docs/openapi.json']));
+    const res = await request(t.url).get('/docs/openapi.json');
+    expect(res.status).toBe(200);
+  });
+});
