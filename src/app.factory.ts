@@ -6,6 +6,7 @@ import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { join } from 'node:path';
 import { AppModule, AppModuleOptions } from './app.module';
+import { protocolCors } from './common/http/cors';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
 import { createValidationPipe } from './common/http/request-validation';
 import { PROJECT_ROOT } from './common/paths';
@@ -43,6 +44,7 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
       referrerPolicy: { policy: 'no-referrer' },
     }),
   );
+  app.use(protocolCors);
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
   app.use(cookieParser());

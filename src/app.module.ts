@@ -10,6 +10,9 @@ import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
+import { ClientsModule } from './clients/clients.module';
+import { DiscoveryModule } from './discovery/discovery.module';
+import { TokenModule } from './token/token.module';
 
 export interface AppModuleOptions {
   readonly config: AppConfig;
@@ -33,6 +36,9 @@ export class AppModule {
         CommonModule,
         HealthModule,
         IdentityModule,
+        ClientsModule,
+        DiscoveryModule,
+        TokenModule,
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],

@@ -39,6 +39,10 @@ export interface AppConfig {
     readonly defaultOrg: string;
     /** RFC 7591 §3: when set, registration requires it as a bearer token. */
     readonly initialAccessToken?: string;
+    /** Seconds after which a self-registered app that was never used is removed. */
+    readonly unusedTtl: number;
+    /** Seconds of idleness (and no live refresh token) after which a self-registered app is removed. */
+    readonly idleTtl: number;
   };
   readonly sessionTtl: number;
   readonly bootstrapAdmin: {

@@ -30,6 +30,8 @@ const S = {
   dcrEnabled: { env: 'OAUTH2_DCR_ENABLED', yaml: 'auth.oauth2.dcr.enabled' },
   dcrDefaultOrg: { env: 'OAUTH2_DCR_DEFAULT_ORG', yaml: 'auth.oauth2.dcr.defaultOrg' },
   dcrInitialAccessToken: { env: 'OAUTH2_DCR_INITIAL_ACCESS_TOKEN', yaml: 'auth.oauth2.dcr.initialAccessToken' },
+  dcrUnusedTtl: { env: 'OAUTH2_DCR_UNUSED_TTL', yaml: 'auth.oauth2.dcr.unusedTTL' },
+  dcrIdleTtl: { env: 'OAUTH2_DCR_IDLE_TTL', yaml: 'auth.oauth2.dcr.idleTTL' },
   sessionTtl: { env: 'SESSION_TTL', yaml: 'auth.session.ttl' },
   adminUsername: { env: 'BOOTSTRAP_ADMIN_USERNAME', yaml: 'auth.bootstrapAdmin.username' },
   adminPassword: { env: 'BOOTSTRAP_ADMIN_PASSWORD', yaml: 'auth.bootstrapAdmin.password' },
@@ -77,6 +79,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
       enabled: read.boolean(S.dcrEnabled) ?? false,
       defaultOrg: read.identifier(S.dcrDefaultOrg) ?? 'default',
       initialAccessToken: read.secret(S.dcrInitialAccessToken, 16),
+      unusedTtl: read.duration(S.dcrUnusedTtl) ?? 86400,
+      idleTtl: read.duration(S.dcrIdleTtl) ?? 30 * 86400,
     },
     sessionTtl: read.duration(S.sessionTtl) ?? 12 * 3600,
     bootstrapAdmin: {

@@ -15,7 +15,17 @@ import { createServiceAccount, signIn } from '../helpers/identity';
  */
 
 /** The routes marked @Public, as `METHOD /path`. A new public route must be added here on purpose. */
-const PUBLIC_ROUTES = ['GET /', 'GET /healthz', 'GET /readyz', 'GET /login', 'POST /login', 'POST /logout'];
+const PUBLIC_ROUTES = [
+  'GET /', 'GET /healthz', 'GET /readyz', 'GET /login', 'POST /login', 'POST /logout',
+  // OAuth protocol endpoints: clients authenticate by the protocol's own means (RFC 6749 §2.3, RFC 7591 §3).
+  'GET /.well-known/oauth-authorization-server', 'GET /.well-known/openid-configuration',
+  'GET /.well-known/oauth-authorization-server/*issuerPath', 'GET /.well-known/openid-configuration/*issuerPath',
+  'GET /*issuerPath/.well-known/oauth-authorization-server', 'GET /*issuerPath/.well-known/openid-configuration',
+  'GET /oauth2/scopes', 'POST /oauth2/register', 'POST /oauth2/token',
+];
+
+/** Public to users, but the OAuth client must authenticate (RFC 6749 §2.3): 401 invalid_client without it. */
+const CLIENT_AUTHENTICATED = ['POST /oauth2/token'];
 
 /**
  * Express routes that are not Nest controller routes, so the global guard never sees them: the Swagger UI and its
@@ -183,11 +193,18 @@ describe('route inventory', () => {
 
   it('lets every public route through without credentials', async () => {
     const failures: string[] = [];
-    for (const route of express.routes.filter((r) => PUBLIC_ROUTES.includes(key(r)))) {
+    for (const route of express.routes.filter((r) => PUBLIC_ROUTES.includes(key(r)) && !CLIENT_AUTHENTICATED.includes(key(r)))) {
       const res = await send(t, route);
       if (res.status === 401 || res.headers['www-authenticate'] !== undefined) failures.push(`${key(route)}: ${res.status}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('asks for OAuth client authentication, not a user, on the client-authenticated endpoints', async () => {
+    for (const path of CLIENT_AUTHENTICATED) {
+      const res = await send(t, { method: 'POST', path: path.replace(/^POST /, '') });
+      expect([path, res.status, res.body]).toEqual([path, 401, { error: 'invalid_client', error_description: expect.any(String) }]);
+    }
   });
 
   it('serves the Swagger UI and document without credentials (SPEC §2: /docs is public)', async () => {

@@ -1,0 +1,193 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import { Clock } from '../common/clock';
+import { CryptoService } from '../common/crypto/crypto.service';
+import { invalidClientMetadata, invalidRedirectUri, OAuthError } from '../common/oauth/oauth-error';
+import { Page, page, PageQueryDto } from '../common/pagination';
+import { notFound, validationError } from '../common/problem/problem';
+import { isUuid } from '../common/uuid';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { OrgsService } from '../identity/orgs/orgs.service';
+import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, UpdateAppDto } from './dto/app.dto';
+import { AppEntity, AppProvenance } from './entities/app.entity';
+import { checkClientMetadata, ClientMetadata, ClientMetadataInput, MetadataError } from './registration/client-metadata';
+import { ScopesService } from './scopes/scopes.service';
+
+/** Apps (OAuth clients): registered by admins (`api`) or by themselves (`dcr`, RFC 7591). */
+@Injectable()
+export class AppsService {
+  constructor(
+    @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
+    private readonly orgs: OrgsService,
+    private readonly scopes: ScopesService,
+    private readonly crypto: CryptoService,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** RFC 7591 §3: the server makes the client_id and the secret; the client chooses neither (SPEC §5). */
+  async registerSelf(body: unknown): Promise<RegistrationResponseDto> {
+    const metadata = asMetadataInput(body, toOAuthError);
+    const checked = this.check(metadata, 'dcr', toOAuthError);
+    const org = await this.orgs.ensure(this.config.dcr.defaultOrg);
+    const name = checked.name ?? 'Unnamed app';
+    const { app, secret } = await this.insert(checked, { name, displayName: name, provenance: 'dcr', orgId: org.id });
+    return RegistrationResponseDto.from(app, secret);
+  }
+
+  async create(body: CreateAppDto): Promise<AppWithSecretDto> {
+    const input = asMetadataInput(body, toProblem);
+    const checked = this.check(input, 'api', toProblem);
+    const name = requiredName(body.name);
+    const displayName = body.display_name === undefined ? name : requiredName(body.display_name, 'display_name');
+    const org = await this.orgs.forMember(typeof body.org_id === 'string' ? body.org_id : undefined);
+    const { app, secret } = await this.insert(checked, { name, displayName, provenance: 'api', orgId: org.id });
+    return { ...AppDto.from(app), ...(secret ? { client_secret: secret } : {}) };
+  }
+
+  async list(query: PageQueryDto): Promise<Page<AppDto>> {
+    return page(query, await this.apps.findAndCount({ order: { createdAt: 'ASC', id: 'ASC' }, skip: query.skip, take: query.per_page }), AppDto.from);
+  }
+
+  async get(id: string): Promise<AppDto> {
+    return AppDto.from(await this.findOrThrow(id));
+  }
+
+  /** Metadata changes are checked as a whole, as if the app registered again with the merged metadata. */
+  async update(id: string, body: UpdateAppDto): Promise<AppDto> {
+    const app = await this.findOrThrow(id);
+    const patch = asMetadataInput(body, toProblem);
+    const merged: ClientMetadataInput = {
+      redirect_uris: app.redirectUris,
+      grant_types: app.grantTypes,
+      response_types: app.responseTypes,
+      token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+      scope: app.scopes,
+      logo_uri: app.logoUri,
+      client_uri: app.clientUri,
+      application_type: app.applicationType,
+      ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
+    };
+    const checked = this.check(merged, app.provenance, toProblem);
+    const wasPublic = app.tokenEndpointAuthMethod === 'none';
+    if (wasPublic !== (checked.tokenEndpointAuthMethod === 'none')) {
+      throw validationError([{ name: 'token_endpoint_auth_method', error: 'invalid_value', title: 'An app cannot switch between public and confidential; register a new one', pointer: '/token_endpoint_auth_method' }]);
+    }
+    Object.assign(app, {
+      redirectUris: checked.redirectUris,
+      grantTypes: checked.grantTypes,
+      responseTypes: checked.responseTypes,
+      tokenEndpointAuthMethod: checked.tokenEndpointAuthMethod,
+      scopes: checked.scopes,
+      logoUri: checked.logoUri,
+      clientUri: checked.clientUri,
+      applicationType: checked.applicationType,
+      ...(body.name !== undefined ? { name: requiredName(body.name) } : {}),
+      ...(body.display_name !== undefined ? { displayName: requiredName(body.display_name, 'display_name') } : {}),
+    });
+    return AppDto.from(await this.apps.save(app));
+  }
+
+  /** A new secret; the old one stops working at once (its bcrypt hash, and so every cached verification, is gone). */
+  async rotateSecret(id: string): Promise<AppWithSecretDto> {
+    const app = await this.findOrThrow(id);
+    if (app.tokenEndpointAuthMethod === 'none') {
+      throw validationError([{ name: 'token_endpoint_auth_method', error: 'invalid_value', title: 'A public client has no secret', pointer: '/token_endpoint_auth_method' }]);
+    }
+    const secret = this.crypto.randomToken(32);
+    await this.apps.update({ id }, { secretHash: await this.crypto.hashPassword(secret), secretRotatedAt: this.clock.now() });
+    return { ...AppDto.from(await this.findOrThrow(id)), client_secret: secret };
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.apps.delete({ id: (await this.findOrThrow(id)).id });
+  }
+
+  /** The app with its secret hash, for client authentication. */
+  findForAuthentication(clientId: string): Promise<AppEntity | null> {
+    if (clientId.length === 0 || clientId.length > 64) return Promise.resolve(null);
+    return this.apps.createQueryBuilder('app').addSelect('app.secretHash').where('app.clientId = :clientId', { clientId }).getOne();
+  }
+
+  findByClientId(clientId: string): Promise<AppEntity | null> {
+    if (clientId.length === 0 || clientId.length > 64) return Promise.resolve(null);
+    return this.apps.findOneBy({ clientId });
+  }
+
+  /** Records use at most once a minute per app; idle self-registered apps are removed by their last use. */
+  async markUsed(app: AppEntity): Promise<void> {
+    const now = this.clock.now();
+    if (app.lastUsedAt && now.getTime() - app.lastUsedAt.getTime() < 60_000) return;
+    await this.apps.update({ id: app.id }, { lastUsedAt: now });
+  }
+
+  private check(input: ClientMetadataInput, provenance: AppProvenance, wire: (e: MetadataError) => Error): ClientMetadata {
+    try {
+      return checkClientMetadata(input, provenance, this.scopes);
+    } catch (e) {
+      throw e instanceof MetadataError ? wire(e) : e;
+    }
+  }
+
+  private async insert(
+    metadata: ClientMetadata,
+    identity: Pick<AppEntity, 'name' | 'displayName' | 'provenance' | 'orgId'>,
+  ): Promise<{ app: AppEntity; secret?: string }> {
+    const secret = metadata.tokenEndpointAuthMethod === 'none' ? undefined : this.crypto.randomToken(32);
+    const app = this.apps.create({
+      ...identity,
+      clientId: this.crypto.randomToken(18),
+      secretHash: secret ? await this.crypto.hashPassword(secret) : null,
+      redirectUris: metadata.redirectUris,
+      grantTypes: metadata.grantTypes,
+      responseTypes: metadata.responseTypes,
+      tokenEndpointAuthMethod: metadata.tokenEndpointAuthMethod,
+      applicationType: metadata.applicationType,
+      scopes: metadata.scopes,
+      logoUri: metadata.logoUri,
+      clientUri: metadata.clientUri,
+    });
+    await this.apps.insert(app);
+    return { app: await this.findOrThrow(app.id), secret };
+  }
+
+  private async findOrThrow(id: string): Promise<AppEntity> {
+    const app = isUuid(id) ? await this.apps.findOneBy({ id }) : null;
+    if (!app) throw notFound('No app with this id');
+    return app;
+  }
+}
+
+/** RFC 7591 metadata is a JSON object; anything else is refused before any field is read. */
+function asMetadataInput(body: unknown, wire: (e: MetadataError) => Error): ClientMetadataInput {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw wire(new MetadataError('invalid_client_metadata', '', 'the body must be a JSON object of client metadata'));
+  }
+  const b = body as Record<string, unknown>;
+  return {
+    redirect_uris: b.redirect_uris,
+    client_name: b.client_name,
+    grant_types: b.grant_types,
+    response_types: b.response_types,
+    token_endpoint_auth_method: b.token_endpoint_auth_method,
+    scope: b.scope,
+    logo_uri: b.logo_uri,
+    client_uri: b.client_uri,
+    application_type: b.application_type,
+  };
+}
+
+function requiredName(value: unknown, field = 'name'): string {
+  if (typeof value !== 'string' || value.trim() === '' || value.length > 200) {
+    throw validationError([{ name: field, error: 'invalid_value', title: `${field} must be a string of 1 to 200 characters`, pointer: `/${field}` }]);
+  }
+  return value.trim();
+}
+
+const toOAuthError = (e: MetadataError): OAuthError =>
+  e.code === 'invalid_redirect_uri' ? invalidRedirectUri(e.description) : invalidClientMetadata(e.description);
+
+const toProblem = (e: MetadataError): Error =>
+  validationError([{ name: e.field.replace(/\//g, '.'), error: 'invalid_value', title: e.description, pointer: `/${e.field}` }]);

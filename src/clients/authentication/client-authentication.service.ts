@@ -1,0 +1,122 @@
+import { Injectable } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+import { createHmac, randomBytes } from 'node:crypto';
+import { CryptoService } from '../../common/crypto/crypto.service';
+import { invalidClient, invalidRequest } from '../../common/oauth/oauth-error';
+import { AppsService } from '../apps.service';
+import type { AppEntity, TokenEndpointAuthMethod } from '../entities/app.entity';
+
+export interface AuthenticatedClient {
+  readonly app: AppEntity;
+  readonly method: TokenEndpointAuthMethod;
+}
+
+/** What client authentication reads of a request: the Authorization header and the body. */
+export interface ClientCredentialsSource {
+  readonly authorization?: string;
+  readonly body: Record<string, unknown> | undefined;
+}
+
+/**
+ * A successful bcrypt verification is remembered this long. bcrypt costs ~45 ms, which would cap the token
+ * endpoint at ~40 requests per second per core; the cache keeps that cost to a client's first request.
+ */
+const VERIFIED_TTL_MS = 5 * 60 * 1000;
+const VERIFIED_MAX = 10_000;
+
+/**
+ * Client authentication for the token, revocation and introspection endpoints (RFC 6749 §2.3; OAuth 2.1 §2.4):
+ * `client_secret_basic`, `client_secret_post`, or `none` for public clients — exactly one method per request.
+ */
+@Injectable()
+export class ClientAuthenticationService {
+  /**
+   * Keys are HMACs of (client_id, stored hash, presented secret) under a per-process key: rotating or deleting a
+   * secret changes or removes the stored hash, so its cached verifications can never match again, on any
+   * instance. Only successes are cached; a wrong secret always pays for bcrypt.
+   */
+  private readonly verified = new LRUCache<string, true>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS });
+  private readonly cacheKey = randomBytes(32);
+
+  constructor(
+    private readonly apps: AppsService,
+    private readonly crypto: CryptoService,
+  ) {}
+
+  async authenticate(source: ClientCredentialsSource): Promise<AuthenticatedClient> {
+    const presented = readCredentials(source);
+    const basic = presented.method === 'client_secret_basic';
+    const app = await this.apps.findForAuthentication(presented.clientId);
+    if (!app) throw invalidClient('client authentication failed', `unknown client_id`, basic);
+
+    if (presented.method === 'none') {
+      // A confidential client must prove itself; only apps registered as public may omit the secret.
+      if (app.tokenEndpointAuthMethod !== 'none') throw invalidClient('client authentication failed', 'confidential client sent no secret', basic);
+    } else {
+      if (app.tokenEndpointAuthMethod === 'none' || !app.secretHash) {
+        throw invalidClient('client authentication failed', 'public client sent a secret', basic);
+      }
+      if (!(await this.secretMatches(app.clientId, app.secretHash, presented.secret))) {
+        throw invalidClient('client authentication failed', 'wrong client secret', basic);
+      }
+    }
+    await this.apps.markUsed(app);
+    const { secretHash: _hidden, ...withoutHash } = app;
+    return { app: withoutHash as AppEntity, method: presented.method };
+  }
+
+  private async secretMatches(clientId: string, storedHash: string, secret: string): Promise<boolean> {
+    const key = createHmac('sha256', this.cacheKey).update(`${clientId}\0${storedHash}\0${secret}`).digest('base64url');
+    if (this.verified.has(key)) return true;
+    // bcrypt reads only 72 bytes: a longer presented secret could otherwise match on its prefix.
+    if (Buffer.byteLength(secret, 'utf8') > 72) return false;
+    const ok = await this.crypto.verifyPassword(secret, storedHash);
+    if (ok) this.verified.set(key, true);
+    return ok;
+  }
+}
+
+type Presented =
+  | { method: 'client_secret_basic' | 'client_secret_post'; clientId: string; secret: string }
+  | { method: 'none'; clientId: string };
+
+/** Reads the client's credentials, refusing more than one method (RFC 6749 §2.3) or malformed values. */
+function readCredentials({ authorization, body }: ClientCredentialsSource): Presented {
+  const bodyId = body?.client_id;
+  const bodySecret = body?.client_secret;
+  if (bodyId !== undefined && typeof bodyId !== 'string') throw invalidRequest('client_id must be a single string');
+  if (bodySecret !== undefined && typeof bodySecret !== 'string') throw invalidRequest('client_secret must be a single string');
+
+  const basic = authorization !== undefined && /^Basic\s/i.test(authorization) ? parseBasic(authorization) : undefined;
+  if (basic) {
+    if (bodySecret !== undefined) throw invalidRequest('use one client authentication method: HTTP Basic or client_secret in the body, not both');
+    if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body differs from the HTTP Basic credentials');
+    return { method: 'client_secret_basic', ...basic };
+  }
+  if (!bodyId) throw invalidClient('client authentication is required (HTTP Basic, client_secret_post, or client_id for public clients)', 'no client_id');
+  if (bodySecret !== undefined) return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
+  return { method: 'none', clientId: bodyId };
+}
+
+/**
+ * RFC 6749 §2.3.1: the client id and secret are each form-url-encoded (RFC 6749 Appendix B) before being joined
+ * by `:` and base64-encoded, so each part is decoded after splitting at the first colon.
+ */
+function parseBasic(header: string): { clientId: string; secret: string } {
+  const encoded = header.replace(/^Basic\s+/i, '').trim();
+  const fail = () => invalidClient('the HTTP Basic credentials are malformed', undefined, true);
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length > 2048) throw fail();
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) throw fail();
+  try {
+    const clientId = formDecode(decoded.slice(0, colon));
+    const secret = formDecode(decoded.slice(colon + 1));
+    if (!clientId) throw fail();
+    return { clientId, secret };
+  } catch {
+    throw fail();
+  }
+}
+
+const formDecode = (value: string): string => decodeURIComponent(value.replace(/\+/g, ' '));

@@ -1,0 +1,128 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Allow } from 'class-validator';
+import { PageMetaDto } from '../../common/pagination';
+import type { AppEntity, ApplicationType, AppProvenance, TokenEndpointAuthMethod } from '../entities/app.entity';
+
+const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
+
+/**
+ * Body of POST /api/v1/oauth2/apps. Its fields are checked by checkClientMetadata, the same rules as RFC 7591
+ * registration; `@Allow()` only keeps them through the whitelisting pipe.
+ */
+export class CreateAppDto {
+  @Allow() @ApiProperty({ example: 'billing-dashboard', description: 'Internal name' }) name!: string;
+  @Allow() @ApiPropertyOptional({ example: 'Billing Dashboard', description: 'Shown on the consent page; defaults to name' }) display_name?: string;
+  @Allow() @ApiPropertyOptional({ format: 'uuid', description: 'Defaults to the default org' }) org_id?: string;
+  @Allow() @ApiPropertyOptional({ type: [String], example: ['https://billing.example.com/callback'], description: 'https, or http on a loopback host; no fragment' })
+  redirect_uris?: string[];
+  @Allow() @ApiPropertyOptional({ type: [String], example: ['authorization_code', 'refresh_token'], description: 'authorization_code, refresh_token, client_credentials' })
+  grant_types?: string[];
+  @Allow() @ApiPropertyOptional({ type: [String], example: ['code'] }) response_types?: string[];
+  @Allow() @ApiPropertyOptional({ enum: AUTH_METHODS, default: 'client_secret_basic' }) token_endpoint_auth_method?: TokenEndpointAuthMethod;
+  @Allow() @ApiPropertyOptional({ description: 'Allowed scopes: a space-separated string or an array', example: 'openid profile email offline_access' })
+  scope?: string | string[];
+  @Allow() @ApiPropertyOptional({ example: 'https://billing.example.com/logo.png' }) logo_uri?: string;
+  @Allow() @ApiPropertyOptional({ example: 'https://billing.example.com' }) client_uri?: string;
+  @Allow() @ApiPropertyOptional({ enum: ['web', 'native'], default: 'web' }) application_type?: ApplicationType;
+}
+
+export class UpdateAppDto extends CreateAppDto {
+  @Allow() @ApiPropertyOptional({ example: 'billing-dashboard' }) declare name: string;
+}
+
+export class AppDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() client_id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty() display_name!: string;
+  @ApiProperty({ enum: ['api', 'dcr'] }) provenance!: AppProvenance;
+  @ApiProperty({ format: 'uuid' }) org_id!: string;
+  @ApiProperty({ type: [String] }) redirect_uris!: string[];
+  @ApiProperty({ type: [String] }) grant_types!: string[];
+  @ApiProperty({ type: [String] }) response_types!: string[];
+  @ApiProperty({ enum: AUTH_METHODS }) token_endpoint_auth_method!: TokenEndpointAuthMethod;
+  @ApiProperty({ enum: ['web', 'native'] }) application_type!: ApplicationType;
+  @ApiProperty({ type: [String], description: 'The scopes the app may request' }) scope!: string[];
+  @ApiProperty({ type: String, nullable: true }) logo_uri!: string | null;
+  @ApiProperty({ type: String, nullable: true }) client_uri!: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) last_used_at!: string | null;
+
+  static from(app: AppEntity): AppDto {
+    return {
+      id: app.id,
+      client_id: app.clientId,
+      name: app.name,
+      display_name: app.displayName,
+      provenance: app.provenance,
+      org_id: app.orgId,
+      redirect_uris: app.redirectUris,
+      grant_types: app.grantTypes,
+      response_types: app.responseTypes,
+      token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+      application_type: app.applicationType,
+      scope: app.scopes,
+      logo_uri: app.logoUri,
+      client_uri: app.clientUri,
+      created_at: app.createdAt.toISOString(),
+      last_used_at: app.lastUsedAt?.toISOString() ?? null,
+    };
+  }
+}
+
+export class AppWithSecretDto extends AppDto {
+  @ApiPropertyOptional({ description: 'Shown only in this response (absent for public clients): store it now' })
+  client_secret?: string;
+}
+
+export class AppPageDto extends PageMetaDto {
+  @ApiProperty({ type: [AppDto] }) items!: AppDto[];
+}
+
+/** RFC 7591 §2 client metadata. */
+export class RegistrationRequestDto {
+  @ApiProperty({ type: [String], example: ['http://127.0.0.1:33418/callback'] }) redirect_uris!: string[];
+  @ApiPropertyOptional({ example: 'My MCP client' }) client_name?: string;
+  @ApiPropertyOptional({ type: [String], example: ['authorization_code', 'refresh_token'] }) grant_types?: string[];
+  @ApiPropertyOptional({ type: [String], example: ['code'] }) response_types?: string[];
+  @ApiPropertyOptional({ enum: AUTH_METHODS, default: 'client_secret_basic' }) token_endpoint_auth_method?: string;
+  @ApiPropertyOptional({ example: 'openid profile offline_access' }) scope?: string;
+  @ApiPropertyOptional() logo_uri?: string;
+  @ApiPropertyOptional() client_uri?: string;
+  @ApiPropertyOptional({ enum: ['web', 'native'], default: 'web' }) application_type?: string;
+}
+
+/** RFC 7591 §3.2.1 client information response. */
+export class RegistrationResponseDto {
+  @ApiProperty() client_id!: string;
+  @ApiPropertyOptional({ description: 'Absent for public clients (token_endpoint_auth_method "none")' }) client_secret?: string;
+  @ApiProperty({ description: 'Seconds since the epoch' }) client_id_issued_at!: number;
+  @ApiProperty({ description: '0: the secret does not expire' }) client_secret_expires_at!: number;
+  @ApiProperty() client_name!: string;
+  @ApiProperty({ type: [String] }) redirect_uris!: string[];
+  @ApiProperty({ type: [String] }) grant_types!: string[];
+  @ApiProperty({ type: [String] }) response_types!: string[];
+  @ApiProperty() token_endpoint_auth_method!: string;
+  @ApiProperty() scope!: string;
+  @ApiProperty() application_type!: string;
+  @ApiPropertyOptional() logo_uri?: string;
+  @ApiPropertyOptional() client_uri?: string;
+
+  static from(app: AppEntity, secret: string | undefined): RegistrationResponseDto {
+    return {
+      client_id: app.clientId,
+      ...(secret ? { client_secret: secret } : {}),
+      client_id_issued_at: Math.floor(app.createdAt.getTime() / 1000),
+      client_secret_expires_at: 0,
+      client_name: app.name,
+      redirect_uris: app.redirectUris,
+      grant_types: app.grantTypes,
+      response_types: app.responseTypes,
+      token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+      scope: app.scopes.join(' '),
+      application_type: app.applicationType,
+      ...(app.logoUri ? { logo_uri: app.logoUri } : {}),
+      ...(app.clientUri ? { client_uri: app.clientUri } : {}),
+    };
+  }
+}

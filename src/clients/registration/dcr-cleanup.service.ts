@@ -1,0 +1,44 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+
+const SWEEP_EVERY_MS = 10 * 60 * 1000;
+
+/**
+ * Self-registered apps nobody uses are removed (SPEC §5): never used within `unusedTtl` of registering, or idle
+ * for `idleTtl` with no live refresh token. Their grants and tokens go with them (ON DELETE CASCADE); a removed
+ * client then gets `invalid_client` and registers again.
+ */
+@Injectable()
+export class DcrCleanupService implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(DcrCleanupService.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.timer = setInterval(() => void this.sweep().catch((err) => this.logger.warn({ err }, 'DCR cleanup failed')), SWEEP_EVERY_MS).unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async sweep(): Promise<number> {
+    const [, affected] = (await this.dataSource.query(
+      `DELETE FROM apps a
+        WHERE a.provenance = 'dcr'
+          AND ((a.last_used_at IS NULL AND a.created_at < now() - make_interval(secs => $1))
+            OR (a.last_used_at < now() - make_interval(secs => $2)
+                AND NOT EXISTS (SELECT 1 FROM refresh_tokens t
+                                 WHERE t.app_id = a.id AND t.revoked_at IS NULL AND t.rotated_at IS NULL AND t.expires_at > now())))`,
+      [this.config.dcr.unusedTtl, this.config.dcr.idleTtl],
+    )) as [unknown, number];
+    if (affected > 0) this.logger.log({ removed: affected }, 'removed unused self-registered apps');
+    return affected;
+  }
+}

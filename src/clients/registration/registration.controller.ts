@@ -1,0 +1,25 @@
+import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { ProtocolEndpoint } from '../../identity/auth/protocol-endpoint.decorator';
+import { AppsService } from '../apps.service';
+import { RegistrationRequestDto, RegistrationResponseDto } from '../dto/app.dto';
+import { RegistrationGuard } from './registration.guard';
+
+@ApiTags('oauth2')
+@ProtocolEndpoint()
+@Controller('oauth2/register')
+export class RegistrationController {
+  constructor(private readonly apps: AppsService) {}
+
+  /** RFC 7591 dynamic client registration (only while OAUTH2_DCR_ENABLED). */
+  @Post()
+  @HttpCode(201)
+  @UseGuards(RegistrationGuard)
+  @ApiBody({ type: RegistrationRequestDto })
+  @ApiCreatedResponse({ type: RegistrationResponseDto })
+  @ApiBadRequestResponse({ description: 'invalid_redirect_uri or invalid_client_metadata (RFC 7591 §3.2.2)' })
+  @ApiTooManyRequestsResponse({ description: 'Too many registrations from this address' })
+  register(@Body() body: unknown): Promise<RegistrationResponseDto> {
+    return this.apps.registerSelf(body);
+  }
+}

@@ -1,0 +1,28 @@
+import { Controller, Get, Header } from '@nestjs/common';
+import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { Public } from '../../identity/auth/auth.decorators';
+import { ScopesService } from './scopes.service';
+
+class ScopeDto {
+  @ApiProperty({ example: 'openid' }) name!: string;
+  @ApiProperty({ example: 'Sign you in and know your user id' }) description!: string;
+}
+
+class ScopeListDto {
+  @ApiProperty({ type: [ScopeDto] }) scopes!: ScopeDto[];
+}
+
+@ApiTags('oauth2')
+@Public()
+@Controller('oauth2/scopes')
+export class ScopesController {
+  constructor(private readonly scopes: ScopesService) {}
+
+  /** Every scope a client may request, with the description shown on the consent page. */
+  @Get()
+  @Header('Cache-Control', 'public, max-age=300')
+  @ApiOkResponse({ type: ScopeListDto })
+  list(): ScopeListDto {
+    return { scopes: this.scopes.list().map(({ name, description }) => ({ name, description })) };
+  }
+}

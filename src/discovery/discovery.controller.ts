@@ -1,0 +1,61 @@
+import { Controller, Get, Header, Param } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
+import { DiscoveryService, Metadata } from './discovery.service';
+
+/** Metadata changes only with configuration, so caches and clients may keep it a few minutes. */
+const CACHE = 'public, max-age=300';
+
+/**
+ * RFC 8414 §3 and OpenID Connect Discovery §4. An issuer with a path (`https://host/t1`) is also served at the
+ * path-inserted forms (`/.well-known/oauth-authorization-server/t1`) and at the appended form
+ * (`/t1/.well-known/openid-configuration`) that OpenID clients use (SPEC §2).
+ */
+@ApiTags('discovery')
+@ProtocolEndpoint()
+@Controller()
+export class DiscoveryController {
+  constructor(private readonly discovery: DiscoveryService) {}
+
+  @Get('.well-known/oauth-authorization-server')
+  @Header('Cache-Control', CACHE)
+  @ApiOkResponse({ description: 'RFC 8414 authorization server metadata' })
+  authorizationServer(): Metadata {
+    return this.discovery.authorizationServerMetadata();
+  }
+
+  @Get('.well-known/openid-configuration')
+  @Header('Cache-Control', CACHE)
+  @ApiOkResponse({ description: 'OpenID Provider metadata' })
+  openIdConfiguration(): Metadata {
+    return this.discovery.openIdConfiguration();
+  }
+
+  @Get('.well-known/oauth-authorization-server/*issuerPath')
+  @Header('Cache-Control', CACHE)
+  @ApiExcludeEndpoint()
+  authorizationServerInserted(@Param('issuerPath') issuerPath: string[]): Metadata {
+    return this.discovery.forIssuerPath(issuerPath, 'oauth');
+  }
+
+  @Get('.well-known/openid-configuration/*issuerPath')
+  @Header('Cache-Control', CACHE)
+  @ApiExcludeEndpoint()
+  openIdConfigurationInserted(@Param('issuerPath') issuerPath: string[]): Metadata {
+    return this.discovery.forIssuerPath(issuerPath, 'openid');
+  }
+
+  @Get('*issuerPath/.well-known/openid-configuration')
+  @Header('Cache-Control', CACHE)
+  @ApiExcludeEndpoint()
+  openIdConfigurationAppended(@Param('issuerPath') issuerPath: string[]): Metadata {
+    return this.discovery.forIssuerPath(issuerPath, 'openid');
+  }
+
+  @Get('*issuerPath/.well-known/oauth-authorization-server')
+  @Header('Cache-Control', CACHE)
+  @ApiExcludeEndpoint()
+  authorizationServerAppended(@Param('issuerPath') issuerPath: string[]): Metadata {
+    return this.discovery.forIssuerPath(issuerPath, 'oauth');
+  }
+}

@@ -1,0 +1,84 @@
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { ScopesService } from '../clients/scopes/scopes.service';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { GRANT_TYPES_SUPPORTED } from '../token/grant-types/grant-type';
+
+/** The endpoints of this server, relative to the issuer (RFC 8414 §2 derives every URL from it). */
+export const ENDPOINTS = {
+  authorization: '/oauth2/authorize',
+  token: '/oauth2/token',
+  jwks: '/oauth2/jwks',
+  registration: '/oauth2/register',
+  revocation: '/oauth2/revoke',
+  introspection: '/oauth2/introspect',
+  userinfo: '/oauth2/userinfo',
+  docs: '/docs',
+} as const;
+
+const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
+const CONFIDENTIAL_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
+
+export type Metadata = Record<string, unknown>;
+
+/** RFC 8414 and OpenID Connect Discovery 1.0 metadata, computed from configuration, never written by hand. */
+@Injectable()
+export class DiscoveryService {
+  private readonly oauth: Metadata;
+  private readonly openid: Metadata;
+  /** The issuer's path (`/t1` for `https://host/t1`), or '' when it has none. */
+  readonly issuerPath: string;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    scopes: ScopesService,
+  ) {
+    const issuer = config.authorizationServer.issuerUrl;
+    this.issuerPath = new URL(issuer).pathname.replace(/\/$/, '');
+    const url = (path: string) => `${issuer}${path}`;
+    this.oauth = {
+      issuer,
+      authorization_endpoint: url(ENDPOINTS.authorization),
+      token_endpoint: url(ENDPOINTS.token),
+      jwks_uri: url(ENDPOINTS.jwks),
+      ...(config.dcr.enabled ? { registration_endpoint: url(ENDPOINTS.registration) } : {}),
+      scopes_supported: scopes.names(),
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      grant_types_supported: GRANT_TYPES_SUPPORTED,
+      token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      revocation_endpoint: url(ENDPOINTS.revocation),
+      revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS,
+      introspection_endpoint: url(ENDPOINTS.introspection),
+      introspection_endpoint_auth_methods_supported: CONFIDENTIAL_AUTH_METHODS,
+      // OAuth 2.1 §4.1.1 / RFC 9700 §2.1.1: S256 only; `plain` would let an intercepted challenge redeem the code.
+      code_challenge_methods_supported: ['S256'],
+      // RFC 9207: every authorization response carries `iss`, against mix-up attacks.
+      authorization_response_iss_parameter_supported: true,
+      service_documentation: url(ENDPOINTS.docs),
+    };
+    this.openid = {
+      ...this.oauth,
+      userinfo_endpoint: url(ENDPOINTS.userinfo),
+      subject_types_supported: ['public'],
+      id_token_signing_alg_values_supported: ['ES256'],
+      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'name', 'given_name', 'family_name', 'email', 'registered_at'],
+      prompt_values_supported: ['none', 'login', 'consent'],
+    };
+  }
+
+  authorizationServerMetadata(): Metadata {
+    return this.oauth;
+  }
+
+  openIdConfiguration(): Metadata {
+    return this.openid;
+  }
+
+  /** The document for a well-known URL that names the issuer's path; any other path is not ours (404). */
+  forIssuerPath(segments: string[] | string, kind: 'oauth' | 'openid'): Metadata {
+    const path = `/${([] as string[]).concat(segments).join('/')}`;
+    if (this.issuerPath === '' || path !== this.issuerPath) throw new NotFoundException();
+    return kind === 'oauth' ? this.oauth : this.openid;
+  }
+}
