@@ -39,13 +39,15 @@ export interface BootOptions {
   /** Reuse a database (two instances on one database); by default each app gets a fresh one. */
   databaseUrl?: string;
   extraModules?: DynamicModule['imports'];
+  /** A path for the issuer (`/t1` makes it `http://127.0.0.1:<port>/t1`). */
+  issuerPath?: string;
 }
 
 /** Boots the real application on a free loopback port against its own fresh, migrated database. */
 export async function bootApp(options: BootOptions = {}): Promise<TestApp> {
   const port = await freePort();
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ISSUER_URL: `http://127.0.0.1:${port}`, PORT: String(port), ...options.env });
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, ISSUER_URL: `http://127.0.0.1:${port}${options.issuerPath ?? ''}`, PORT: String(port), ...options.env });
   const logs = new LogCapture();
   const app = await createApp({ config, databaseUrl, logDestination: logs, extraModules: options.extraModules });
   await app.listen(port, '127.0.0.1');

@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { Public } from '../../identity/auth/auth.decorators';
+import { ProtocolEndpoint } from '../../identity/auth/protocol-endpoint.decorator';
 import { ScopesService } from './scopes.service';
 
 class ScopeDto {
@@ -13,7 +13,7 @@ class ScopeListDto {
 }
 
 @ApiTags('oauth2')
-@Public()
+@ProtocolEndpoint()
 @Controller('oauth2/scopes')
 export class ScopesController {
   constructor(private readonly scopes: ScopesService) {}
