@@ -37,7 +37,9 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
     helmet({
       // Our pages must never be framed (clickjacking of the consent and login forms, SPEC §7).
       contentSecurityPolicy: {
-        directives: { 'frame-ancestors': ["'none'"], 'upgrade-insecure-requests': https ? [] : null },
+        // No form-action: browsers apply it to the redirects after a form POST, and the consent form must be
+        // able to send the user on to the client's redirect URI.
+        directives: { 'frame-ancestors': ["'none'"], 'form-action': null, 'img-src': ["'self'", 'data:', 'https:'], 'upgrade-insecure-requests': https ? [] : null },
       },
       frameguard: { action: 'deny' },
       hsts: https,

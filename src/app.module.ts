@@ -13,6 +13,8 @@ import { IdentityModule } from './identity/identity.module';
 import { ClientsModule } from './clients/clients.module';
 import { DiscoveryModule } from './discovery/discovery.module';
 import { TokenModule } from './token/token.module';
+import { AuthorizeModule } from './authorize/authorize.module';
+import { GrantsModule } from './grants/grants.module';
 
 export interface AppModuleOptions {
   readonly config: AppConfig;
@@ -39,6 +41,8 @@ export class AppModule {
         ClientsModule,
         DiscoveryModule,
         TokenModule,
+        GrantsModule,
+        AuthorizeModule,
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],

@@ -22,6 +22,8 @@ const PUBLIC_ROUTES = [
   'GET /.well-known/oauth-authorization-server/*issuerPath', 'GET /.well-known/openid-configuration/*issuerPath',
   'GET /*issuerPath/.well-known/oauth-authorization-server', 'GET /*issuerPath/.well-known/openid-configuration',
   'GET /oauth2/scopes', 'POST /oauth2/register', 'POST /oauth2/token',
+  // The authorization endpoint checks the browser session itself: without one it sends the user to sign in.
+  'GET /oauth2/authorize', 'POST /oauth2/authorize',
 ];
 
 /** Public to users, but the OAuth client must authenticate (RFC 6749 §2.3): 401 invalid_client without it. */

@@ -14,6 +14,25 @@ export class OAuthError extends Error {
     super(`${code}: ${description}`);
     this.name = 'OAuthError';
   }
+
+  /**
+   * Marks the error as one to send back to the client's verified redirect URI (RFC 6749 §4.1.2.1). Only call
+   * this once the client and its redirect_uri are verified; before that, errors are shown to the user.
+   */
+  redirectTo(redirectUri: string, state: string | undefined): RedirectableOAuthError {
+    return new RedirectableOAuthError(this, redirectUri, state);
+  }
+}
+
+export class RedirectableOAuthError extends OAuthError {
+  constructor(
+    error: OAuthError,
+    readonly redirectUri: string,
+    readonly state: string | undefined,
+  ) {
+    super(error.code, error.description, error.status, error.detail, error.headers);
+    this.name = 'RedirectableOAuthError';
+  }
 }
 
 export const invalidRequest = (description: string, detail?: string) => new OAuthError('invalid_request', description, 400, detail);

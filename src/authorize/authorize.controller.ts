@@ -1,0 +1,43 @@
+import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { sendPage } from '../common/pages/page-result';
+import { Authenticated, CurrentPrincipal } from '../identity/auth/auth.decorators';
+import type { Principal } from '../identity/auth/principal';
+import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
+import { AuthorizeParams, AuthorizeService } from './authorize.service';
+import { JsonAuthorizeDto, JsonAuthorizeResponseDto } from './dto/json-authorize.dto';
+
+/** The browser side of the authorization endpoint: pages and redirects, never JSON, never CORS. */
+@ApiTags('oauth2')
+@ProtocolEndpoint()
+@Controller('oauth2/authorize')
+export class AuthorizeController {
+  constructor(private readonly authorize: AuthorizeService) {}
+
+  @Get()
+  @ApiExcludeEndpoint()
+  async start(@Query() query: AuthorizeParams, @Req() req: Request, @Res() res: Response): Promise<void> {
+    sendPage(res, await this.authorize.start(query, req.cookies));
+  }
+
+  @Post()
+  @ApiExcludeEndpoint()
+  async decide(@Body() body: AuthorizeParams, @Req() req: Request, @Res() res: Response): Promise<void> {
+    sendPage(res, await this.authorize.decide(body ?? {}, req.cookies));
+  }
+}
+
+@ApiTags('oauth2')
+@Controller('api/v1/oauth2/authorize')
+export class JsonAuthorizeController {
+  constructor(private readonly authorize: AuthorizeService) {}
+
+  @Post()
+  @HttpCode(200)
+  @Authenticated({ scope: 'account' })
+  @ApiOkResponse({ type: JsonAuthorizeResponseDto })
+  authorizeJson(@Body() body: JsonAuthorizeDto, @CurrentPrincipal() principal: Principal): Promise<JsonAuthorizeResponseDto> {
+    return this.authorize.authorizeJson(body, principal);
+  }
+}

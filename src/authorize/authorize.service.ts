@@ -1,0 +1,256 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { AppsService } from '../clients/apps.service';
+import type { AppEntity } from '../clients/entities/app.entity';
+import { ScopesService } from '../clients/scopes/scopes.service';
+import { accessDenied, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
+import { PageResult, redirect, render } from '../common/pages/page-result';
+import { ApiProblem, forbidden, problemTypeForStatus } from '../common/problem/problem';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { AuthorizationCodesService } from '../grants/authorization-codes.service';
+import { GrantsService } from '../grants/grants.service';
+import type { Principal } from '../identity/auth/principal';
+import { BrowserSessionEntity } from '../identity/entities/browser-session.entity';
+import type { UserEntity } from '../identity/entities/user.entity';
+import { BrowserSessionsService, SESSION_COOKIE } from '../identity/sessions/browser-sessions.service';
+import { UsersService } from '../identity/users/users.service';
+import { checkClient, checkClientId } from './checks/check-client';
+import { checkPkce } from './checks/check-pkce';
+import { checkPrompt, Prompt } from './checks/check-prompt';
+import { checkRedirectUri } from './checks/check-redirect-uri';
+import { checkResource } from './checks/check-resource';
+import { checkResponseType } from './checks/check-response-type';
+import { checkScope } from './checks/check-scope';
+import { checkOptionalText } from './checks/check-text';
+import type { JsonAuthorizeDto } from './dto/json-authorize.dto';
+
+/** The parameters of an authorization request, as sent (query string or consent form); nothing is trusted. */
+export type AuthorizeParams = Record<string, unknown>;
+
+/** A request that passed every check of SPEC §3 steps 1–2. */
+export interface AuthorizationRequest {
+  readonly app: AppEntity;
+  readonly redirectUri: string;
+  readonly redirectUriExplicit: boolean;
+  readonly state?: string;
+  readonly scopes: string[];
+  readonly codeChallenge: string | null;
+  readonly codeChallengeMethod: 'S256' | null;
+  readonly nonce: string | null;
+  readonly resources: string[];
+  readonly prompt: ReadonlySet<Prompt>;
+}
+
+/**
+ * The authorization endpoint (RFC 6749 §4.1.1, OAuth 2.1 §4.1, SPEC §3), in the spec's order: verify the client
+ * and its redirect URI (errors shown to the user), then everything else (errors redirected to the client with
+ * `state` and `iss`), then the session, the consent memory, and the consent page.
+ */
+@Injectable()
+export class AuthorizeService {
+  private readonly issuer: string;
+
+  constructor(
+    private readonly apps: AppsService,
+    private readonly scopes: ScopesService,
+    private readonly grants: GrantsService,
+    private readonly codes: AuthorizationCodesService,
+    private readonly sessions: BrowserSessionsService,
+    private readonly users: UsersService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.issuer = config.authorizationServer.issuerUrl;
+  }
+
+  /** GET /oauth2/authorize */
+  async start(params: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
+    return this.answer(async () => {
+      const request = await this.validate(params);
+      const session = await this.session(cookies);
+      const fail = (e: OAuthError) => e.redirectTo(request.redirectUri, request.state);
+
+      // Step 3: no session (or the client asks to sign in again): sign in first, then come back here.
+      if (!session?.user || request.prompt.has('login')) {
+        if (request.prompt.has('none')) throw fail(loginRequired('the user is not signed in'));
+        return redirect(`/login?return_to=${encodeURIComponent(this.authorizeUrl(params, { dropLogin: true }))}`);
+      }
+      const user = session.user;
+      const scopes = this.grantableScopes(request.scopes, user);
+
+      // Step 4: consent remembered for every requested scope.
+      const grant = await this.grants.find(user.id, request.app.id);
+      if (grant && !request.prompt.has('consent') && scopes.every((s) => grant.scopes.includes(s))) {
+        await this.grants.touch(grant);
+        return redirect(await this.issueCode(request, user.id, grant.id, scopes, session.authenticatedAt));
+      }
+      // Step 5: ask.
+      if (request.prompt.has('none')) throw fail(consentRequired('the user has not consented to these scopes'));
+      return this.consentPage(request, params, user, scopes, cookies[SESSION_COOKIE] as string);
+    });
+  }
+
+  /** POST /oauth2/authorize: the consent decision. Everything is validated again; hidden fields prove nothing. */
+  async decide(body: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
+    return this.answer(async () => {
+      const request = await this.validate({ ...body, prompt: undefined });
+      const rawSession = cookies[SESSION_COOKIE];
+      const session = await this.session(cookies);
+      if (!session?.user) return redirect(`/login?return_to=${encodeURIComponent(this.authorizeUrl(body, { dropLogin: true }))}`);
+      // A decision without this session's CSRF token (a forged cross-site POST) gets no code and no redirect.
+      if (!this.sessions.verifyCsrf(rawSession as string, body.csrf_token)) {
+        return render('error', { title: 'Request expired', heading: 'This request has expired', message: 'Go back to the application and try again.', code: 'invalid_csrf_token' }, 403);
+      }
+      const decision = readDecision(body);
+      if (decision === 'deny') throw accessDenied('the user denied the request').redirectTo(request.redirectUri, request.state);
+      const scopes = this.grantableScopes(request.scopes, session.user);
+      const grant = await this.grants.record(session.user.id, request.app.id, scopes);
+      return redirect(await this.issueCode(request, session.user.id, grant.id, scopes, session.authenticatedAt));
+    });
+  }
+
+  /**
+   * POST /api/v1/oauth2/authorize: the same request as JSON from a single-page consent UI, which is the consent
+   * itself. Answers the redirect URI holding the code; errors are problem+json.
+   */
+  async authorizeJson(body: JsonAuthorizeDto, principal: Principal): Promise<{ redirect_uri: string }> {
+    if (principal.kind !== 'user') throw forbidden('Only a user can authorize an application');
+    const user = await this.users.findById(principal.userId);
+    if (!user) throw forbidden('The user no longer exists');
+    try {
+      const request = await this.validate({ ...body, scope: Array.isArray(body.scope) ? body.scope.join(' ') : body.scope, prompt: undefined });
+      const scopes = this.grantableScopes(request.scopes, user);
+      const grant = await this.grants.record(user.id, request.app.id, scopes);
+      return { redirect_uri: await this.issueCode(request, user.id, grant.id, scopes, new Date()) };
+    } catch (e) {
+      if (!(e instanceof OAuthError)) throw e;
+      throw new ApiProblem(problemTypeForStatus(e.status), `${e.code}: ${e.description}`, e.status < 500 ? 400 : e.status);
+    }
+  }
+
+  /** SPEC §3 steps 1 and 2. */
+  private async validate(params: AuthorizeParams): Promise<AuthorizationRequest> {
+    const app = checkClient(await this.apps.findByClientId(checkClientId(params.client_id)));
+    const { redirectUri, explicit } = checkRedirectUri(app, params.redirect_uri);
+    // From here on, errors go back to the client.
+    const state = typeof params.state === 'string' ? params.state : undefined;
+    try {
+      checkResponseType(params.response_type);
+      checkOptionalText(params.state, 'state', 2048);
+      const pkce = checkPkce(app, params.code_challenge, params.code_challenge_method, this.config.authorizationServer.requirePkce);
+      const scopes = checkScope(app, params.scope, this.scopes);
+      const resources = checkResource(params.resource);
+      const nonce = checkOptionalText(params.nonce, 'nonce', 512) ?? null;
+      const prompt = checkPrompt(params.prompt);
+      return { app, redirectUri, redirectUriExplicit: explicit, state, scopes, ...pkce, resources, nonce, prompt };
+    } catch (e) {
+      throw e instanceof OAuthError ? e.redirectTo(redirectUri, state) : e;
+    }
+  }
+
+  private async issueCode(request: AuthorizationRequest, userId: string, grantId: string, scopes: string[], authTime: Date): Promise<string> {
+    const code = await this.codes.issue({
+      appId: request.app.id,
+      userId,
+      grantId,
+      redirectUri: request.redirectUri,
+      redirectUriExplicit: request.redirectUriExplicit,
+      codeChallenge: request.codeChallenge,
+      codeChallengeMethod: request.codeChallengeMethod,
+      scopes,
+      nonce: request.nonce,
+      resources: request.resources,
+      authTime,
+    });
+    await this.apps.markUsed(request.app);
+    return this.redirectUri(request.redirectUri, { code, state: request.state });
+  }
+
+  /** Only users with the admin role may be granted `admin` (SPEC §2): for others the request is narrowed. */
+  private grantableScopes(requested: readonly string[], user: Pick<UserEntity, 'role'>): string[] {
+    const allowed = this.scopes.allowedForRole(user.role);
+    return requested.filter((s) => allowed.includes(s));
+  }
+
+  private consentPage(request: AuthorizationRequest, params: AuthorizeParams, user: UserEntity, scopes: string[], rawSession: string): PageResult {
+    const name = [user.givenName, user.familyName].filter(Boolean).join(' ');
+    const hidden = Object.entries({
+      client_id: request.app.clientId,
+      redirect_uri: request.redirectUriExplicit ? request.redirectUri : undefined,
+      response_type: 'code',
+      scope: params.scope === undefined ? undefined : request.scopes.join(' '),
+      state: request.state,
+      code_challenge: request.codeChallenge ?? undefined,
+      code_challenge_method: request.codeChallengeMethod ?? undefined,
+      nonce: request.nonce ?? undefined,
+    }).filter(([, value]) => value !== undefined).map(([name, value]) => ({ name, value }));
+    for (const resource of request.resources) hidden.push({ name: 'resource', value: resource });
+
+    return render('consent', {
+      title: `Allow ${request.app.displayName}?`,
+      initial: request.app.displayName.trim().charAt(0).toUpperCase() || '?',
+      app: {
+        name: request.app.displayName,
+        logoUri: request.app.logoUri,
+        clientUri: request.app.clientUri,
+        selfRegistered: request.app.provenance === 'dcr',
+      },
+      scopes: scopes.map((s) => this.scopes.describe(s) ?? { name: s, description: s }),
+      redirectHost: new URL(request.redirectUri).host,
+      user: { username: user.username, name: name || user.username },
+      switchAccountUrl: `/login?return_to=${encodeURIComponent(this.authorizeUrl(params, { dropLogin: true }))}`,
+      hidden,
+      csrfToken: this.sessions.csrfTokenFor(rawSession),
+    });
+  }
+
+  /** Turns a thrown error into the page or the redirect SPEC §3 asks for. */
+  private async answer(run: () => Promise<PageResult>): Promise<PageResult> {
+    try {
+      return await run();
+    } catch (e) {
+      if (e instanceof RedirectableOAuthError) {
+        return redirect(this.redirectUri(e.redirectUri, { error: e.code, error_description: e.description, state: e.state }));
+      }
+      if (e instanceof OAuthError) {
+        return render('error', { title: 'Invalid request', heading: 'This sign-in request is not valid', message: e.description, code: e.code }, 400);
+      }
+      throw e;
+    }
+  }
+
+  /** The client's redirect URI, exactly as registered, plus the response parameters and `iss` (RFC 9207). */
+  private redirectUri(base: string, params: Record<string, string | undefined>): string {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) if (value !== undefined) query.append(name, value);
+    query.append('iss', this.issuer);
+    return `${base}${base.includes('?') ? '&' : '?'}${query.toString()}`;
+  }
+
+  /** This request as a GET of the authorization endpoint (the way back after signing in). */
+  private authorizeUrl(params: AuthorizeParams, options: { dropLogin: boolean }): string {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(params)) {
+      if (name === 'csrf_token' || name === 'decision' || name === 'confirm') continue;
+      for (const v of ([] as unknown[]).concat(value)) if (typeof v === 'string') query.append(name, v);
+    }
+    const prompt = query.get('prompt');
+    if (options.dropLogin && prompt) {
+      const rest = prompt.split(' ').filter((p) => p !== 'login' && p !== 'select_account' && p !== '');
+      if (rest.length) query.set('prompt', rest.join(' '));
+      else query.delete('prompt');
+    }
+    return `/oauth2/authorize?${query.toString()}`;
+  }
+
+  private async session(cookies: Record<string, unknown>): Promise<BrowserSessionEntity | null> {
+    const raw = cookies[SESSION_COOKIE];
+    return typeof raw === 'string' && raw !== '' ? this.sessions.find(raw) : null;
+  }
+}
+
+/** `decision=allow|deny`, or `confirm=yes|no` (SPEC §3). */
+function readDecision(body: AuthorizeParams): 'allow' | 'deny' {
+  const decision = body.decision ?? (body.confirm === 'yes' ? 'allow' : body.confirm === 'no' ? 'deny' : undefined);
+  if (decision === 'allow' || decision === 'deny') return decision;
+  throw invalidRequest('decision must be allow or deny');
+}
