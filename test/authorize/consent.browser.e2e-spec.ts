@@ -72,7 +72,7 @@ describe('the consent screen in Chromium', () => {
 
   it('reads well at phone width', async () => {
     const page = await reachConsent('browser-phone', { width: 390, height: 844 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     const allow = await page.getByRole('button', { name: 'Allow' }).boundingBox();
     expect(allow!.height).toBeGreaterThanOrEqual(44);
