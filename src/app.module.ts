@@ -15,6 +15,8 @@ import { DiscoveryModule } from './discovery/discovery.module';
 import { TokenModule } from './token/token.module';
 import { AuthorizeModule } from './authorize/authorize.module';
 import { GrantsModule } from './grants/grants.module';
+import { RevocationModule } from './revocation/revocation.module';
+import { UserInfoModule } from './userinfo/userinfo.module';
 
 export interface AppModuleOptions {
   readonly config: AppConfig;
@@ -43,6 +45,8 @@ export class AppModule {
         TokenModule,
         GrantsModule,
         AuthorizeModule,
+        RevocationModule,
+        UserInfoModule,
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],

@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, runMigrations } from './data-source-options';
+import { DATABASE_URL, DatabaseNotifications } from './notifications.service';
 
 /** Connects to PostgreSQL and applies pending migrations before any other provider touches the database. */
 @Module({})
@@ -9,6 +10,9 @@ export class DatabaseModule {
   static forRoot(url: string): DynamicModule {
     return {
       module: DatabaseModule,
+      global: true,
+      providers: [{ provide: DATABASE_URL, useValue: url }, DatabaseNotifications],
+      exports: [DatabaseNotifications],
       imports: [
         TypeOrmModule.forRootAsync({
           // A database that is still booting gets a few seconds; a wrong URL fails start-up quickly.

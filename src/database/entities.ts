@@ -6,7 +6,7 @@ import { BrowserSessionEntity } from '../identity/entities/browser-session.entit
 import { OrgEntity } from '../identity/entities/org.entity';
 import { ServiceAccountEntity } from '../identity/entities/service-account.entity';
 import { UserEntity } from '../identity/entities/user.entity';
-import { RevokedAccessTokenEntity } from '../token/entities/revoked-access-token.entity';
+import { RevokedAccessTokenEntity } from '../grants/entities/revoked-access-token.entity';
 import { SigningKeyEntity } from '../token/entities/signing-key.entity';
 
 /** Every table of SPEC §6. Each owner module registers its own with TypeOrmModule.forFeature. */

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, IsNull, LessThan, Not, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
@@ -43,5 +43,37 @@ export class AuthorizationCodesService {
       expiresAt,
     });
     return raw;
+  }
+
+  /**
+   * Redeems a code: ONE conditional UPDATE marks it consumed and returns it, so of N concurrent redemptions
+   * exactly one gets the row (SPEC §4). Run it in the transaction that then issues the tokens: a concurrent
+   * replay waits for that commit and then sees the tokens it must revoke.
+   */
+  async consume(raw: string, manager: EntityManager): Promise<AuthorizationCodeEntity | undefined> {
+    if (raw.length > 128) return undefined;
+    const rows: { id: string }[] = await manager.query(
+      `UPDATE authorization_codes SET consumed_at = now()
+        WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > now()
+        RETURNING id`,
+      [this.crypto.sha256Hex(raw)],
+    );
+    return rows.length === 1 ? manager.findOneByOrFail(AuthorizationCodeEntity, { id: rows[0].id }) : undefined;
+  }
+
+  /** A code that was already redeemed, presented again: a replay. */
+  findConsumed(raw: string): Promise<AuthorizationCodeEntity | null> {
+    if (raw.length > 128) return Promise.resolve(null);
+    return this.codes.findOneBy({ codeHash: this.crypto.sha256Hex(raw), consumedAt: Not(IsNull()) });
+  }
+
+  recordAccessToken(codeId: string, jti: string, expiresAt: Date, manager: EntityManager): Promise<unknown> {
+    return manager.update(AuthorizationCodeEntity, { id: codeId }, { accessTokenJti: jti, accessTokenExpiresAt: expiresAt });
+  }
+
+  async pruneExpired(): Promise<number> {
+    // Consumed codes are kept as long as a replay could still matter: until the code would have expired.
+    const { affected } = await this.codes.delete({ expiresAt: LessThan(new Date(this.clock.now().getTime() - 3600_000)) });
+    return affected ?? 0;
   }
 }

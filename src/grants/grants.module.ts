@@ -1,15 +1,18 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AccessTokenDenyList } from './access-token-deny-list.service';
 import { AuthorizationCodesService } from './authorization-codes.service';
+import { RevokedAccessTokenEntity } from './entities/revoked-access-token.entity';
+import { RefreshTokensService } from './refresh-tokens.service';
 import { AuthorizationCodeEntity } from './entities/authorization-code.entity';
 import { GrantEntity } from './entities/grant.entity';
 import { RefreshTokenEntity } from './entities/refresh-token.entity';
 import { GrantsService } from './grants.service';
 
-/** Owner of the OAuth grant data: grants, authorization codes and refresh tokens. */
+/** Owner of the OAuth grant data: grants, authorization codes, refresh tokens and revoked access tokens. */
 @Module({
-  imports: [TypeOrmModule.forFeature([GrantEntity, AuthorizationCodeEntity, RefreshTokenEntity])],
-  providers: [GrantsService, AuthorizationCodesService],
-  exports: [GrantsService, AuthorizationCodesService],
+  imports: [TypeOrmModule.forFeature([GrantEntity, AuthorizationCodeEntity, RefreshTokenEntity, RevokedAccessTokenEntity])],
+  providers: [GrantsService, AuthorizationCodesService, RefreshTokensService, AccessTokenDenyList],
+  exports: [GrantsService, AuthorizationCodesService, RefreshTokensService, AccessTokenDenyList],
 })
 export class GrantsModule {}

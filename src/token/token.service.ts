@@ -1,6 +1,6 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
-import { OAuthError, unauthorizedClient, unsupportedGrantType } from '../common/oauth/oauth-error';
+import { unauthorizedClient, unsupportedGrantType } from '../common/oauth/oauth-error';
 import { TokenRequestDto, TokenResponseDto } from './dto/token.dto';
 import { GRANT_TYPE_HANDLERS, GRANT_TYPES_SUPPORTED, GrantTypeHandler } from './grant-types/grant-type';
 
@@ -9,7 +9,7 @@ import { GRANT_TYPE_HANDLERS, GRANT_TYPES_SUPPORTED, GrantTypeHandler } from './
 export class TokenService {
   private readonly handlers: ReadonlyMap<string, GrantTypeHandler>;
 
-  constructor(@Optional() @Inject(GRANT_TYPE_HANDLERS) handlers: GrantTypeHandler[] = []) {
+  constructor(@Inject(GRANT_TYPE_HANDLERS) handlers: GrantTypeHandler[]) {
     this.handlers = new Map(handlers.map((h) => [h.grantType, h]));
   }
 
@@ -22,7 +22,7 @@ export class TokenService {
       throw unauthorizedClient(`this client is not registered for the ${request.grant_type} grant`);
     }
     const handler = this.handlers.get(request.grant_type);
-    if (!handler) throw new OAuthError('unsupported_grant_type', `grant_type "${request.grant_type}" is not available yet`, 501);
+    if (!handler) throw unsupportedGrantType(`grant_type "${request.grant_type}" is not supported`);
     return handler.handle(client, request);
   }
 }

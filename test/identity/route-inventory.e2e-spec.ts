@@ -24,10 +24,14 @@ const PUBLIC_ROUTES = [
   'GET /oauth2/scopes', 'POST /oauth2/register', 'POST /oauth2/token',
   // The authorization endpoint checks the browser session itself: without one it sends the user to sign in.
   'GET /oauth2/authorize', 'POST /oauth2/authorize',
+  'GET /oauth2/jwks', 'POST /oauth2/revoke', 'POST /oauth2/introspect', 'GET /oauth2/userinfo', 'POST /oauth2/userinfo',
 ];
 
 /** Public to users, but the OAuth client must authenticate (RFC 6749 §2.3): 401 invalid_client without it. */
-const CLIENT_AUTHENTICATED = ['POST /oauth2/token'];
+const CLIENT_AUTHENTICATED = ['POST /oauth2/token', 'POST /oauth2/revoke', 'POST /oauth2/introspect'];
+
+/** Protocol endpoints that take this server's access token themselves (RFC 6750), answering in the OAuth format. */
+const BEARER_PROTOCOL = ['GET /oauth2/userinfo', 'POST /oauth2/userinfo'];
 
 /**
  * Express routes that are not Nest controller routes, so the global guard never sees them: the Swagger UI and its
@@ -195,11 +199,19 @@ describe('route inventory', () => {
 
   it('lets every public route through without credentials', async () => {
     const failures: string[] = [];
-    for (const route of express.routes.filter((r) => PUBLIC_ROUTES.includes(key(r)) && !CLIENT_AUTHENTICATED.includes(key(r)))) {
+    for (const route of express.routes.filter((r) => PUBLIC_ROUTES.includes(key(r)) && ![...CLIENT_AUTHENTICATED, ...BEARER_PROTOCOL].includes(key(r)))) {
       const res = await send(t, route);
       if (res.status === 401 || res.headers['www-authenticate'] !== undefined) failures.push(`${key(route)}: ${res.status}`);
     }
     expect(failures).toEqual([]);
+  });
+
+  it('asks for a bearer token on userinfo (RFC 6750 §3)', async () => {
+    for (const route of BEARER_PROTOCOL) {
+      const [method, path] = route.split(' ');
+      const res = await send(t, { method, path });
+      expect([route, res.status, res.headers['www-authenticate']]).toEqual([route, 401, expect.stringMatching(/^Bearer/)]);
+    }
   });
 
   it('asks for OAuth client authentication, not a user, on the client-authenticated endpoints', async () => {

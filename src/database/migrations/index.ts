@@ -1,4 +1,5 @@
 import { CreateSchema1795432839251 } from './1795432839251-CreateSchema';
+import { AddCodeAccessToken1795440000000 } from './1795440000000-AddCodeAccessToken';
 
 /** Every migration, in order. Listed explicitly so the compiled app and ts-jest load the same set. */
-export const MIGRATIONS = [CreateSchema1795432839251];
+export const MIGRATIONS = [CreateSchema1795432839251, AddCodeAccessToken1795440000000];

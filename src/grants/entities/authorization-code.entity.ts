@@ -68,6 +68,13 @@ export class AuthorizationCodeEntity {
   @Column({ name: 'expires_at', type: 'timestamptz' })
   expiresAt!: Date;
 
+  /** The access token minted from this code, denied if the code is replayed (RFC 6749 §4.1.2). */
+  @Column({ name: 'access_token_jti', type: 'varchar', length: 64, nullable: true })
+  accessTokenJti!: string | null;
+
+  @Column({ name: 'access_token_expires_at', type: 'timestamptz', nullable: true })
+  accessTokenExpiresAt!: Date | null;
+
   /** Set by the single conditional UPDATE that redeems the code. */
   @Column({ name: 'consumed_at', type: 'timestamptz', nullable: true })
   consumedAt!: Date | null;

@@ -2,6 +2,14 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm'
 
 export type SigningKeyStatus = 'active' | 'retired';
 
+/** An EC public key as a JWK (RFC 7518 §6.2.1). */
+export interface PublicJwk {
+  kty: string;
+  crv: string;
+  x: string;
+  y: string;
+}
+
 /**
  * An ES256 key pair. One is active; retired keys stay published in the JWKS until `publishUntil`, when every
  * token they signed has expired.
@@ -19,7 +27,7 @@ export class SigningKeyEntity {
   status!: SigningKeyStatus;
 
   @Column({ name: 'public_jwk', type: 'jsonb' })
-  publicJwk!: Record<string, unknown>;
+  publicJwk!: PublicJwk;
 
   /** PKCS#8 PEM, or its AES-256-GCM ciphertext when KEY_ENCRYPTION_SECRET is set. */
   @Column({ name: 'private_key', type: 'text', select: false })

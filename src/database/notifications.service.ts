@@ -1,0 +1,90 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Client } from 'pg';
+
+export const DATABASE_URL = Symbol('DATABASE_URL');
+
+export interface ChannelSubscriber {
+  /** A notification arrived on the channel. */
+  onNotification(payload: string): void;
+  /**
+   * The listening connection was (re)established. Notifications sent while it was down are lost, so a
+   * subscriber reloads its state from the tables here.
+   */
+  onConnected(): Promise<void> | void;
+}
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5000;
+
+/**
+ * PostgreSQL LISTEN/NOTIFY on one dedicated connection: how one instance tells the others, within milliseconds,
+ * that a token was revoked or a signing key rotated. Every instance shares only the database, so nothing else
+ * (no broker) is needed.
+ */
+@Injectable()
+export class DatabaseNotifications implements OnApplicationShutdown {
+  private readonly logger = new Logger(DatabaseNotifications.name);
+  private readonly subscribers = new Map<string, ChannelSubscriber[]>();
+  private client?: Client;
+  private connecting?: Promise<void>;
+  private closed = false;
+  private delay = RECONNECT_MIN_MS;
+
+  constructor(@Inject(DATABASE_URL) private readonly url: string) {}
+
+  /** Subscribes and waits until the channel is listened to and the subscriber has loaded its state. */
+  async subscribe(channel: string, subscriber: ChannelSubscriber): Promise<void> {
+    assertChannel(channel);
+    const list = this.subscribers.get(channel) ?? [];
+    list.push(subscriber);
+    this.subscribers.set(channel, list);
+    await this.connect();
+    await this.client?.query(`LISTEN ${channel}`);
+    await subscriber.onConnected();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closed = true;
+    await this.client?.end().catch(() => undefined);
+  }
+
+  private connect(): Promise<void> {
+    if (this.client) return Promise.resolve();
+    this.connecting ??= this.open().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    const client = new Client({ connectionString: this.url });
+    client.on('notification', (message) => {
+      for (const subscriber of this.subscribers.get(message.channel) ?? []) subscriber.onNotification(message.payload ?? '');
+    });
+    client.on('error', (err) => this.logger.warn({ err }, 'notification connection failed'));
+    client.on('end', () => {
+      if (this.client === client) this.client = undefined;
+      if (!this.closed) this.scheduleReconnect();
+    });
+    await client.connect();
+    for (const channel of this.subscribers.keys()) await client.query(`LISTEN ${channel}`);
+    this.client = client;
+    this.delay = RECONNECT_MIN_MS;
+  }
+
+  private scheduleReconnect(): void {
+    const delay = this.delay;
+    this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
+    setTimeout(() => {
+      if (this.closed) return;
+      this.connect()
+        .then(async () => {
+          for (const list of this.subscribers.values()) for (const s of list) await s.onConnected();
+          this.logger.log('notification connection re-established');
+        })
+        .catch(() => this.scheduleReconnect());
+    }, delay).unref();
+  }
+}
+
+function assertChannel(channel: string): void {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(channel)) throw new Error(`invalid channel name ${channel}`);
+}

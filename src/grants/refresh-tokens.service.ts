@@ -1,0 +1,154 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { DataSource, EntityManager, In, IsNull, LessThan, MoreThan, Repository } from 'typeorm';
+import { Clock } from '../common/clock';
+import { CryptoService } from '../common/crypto/crypto.service';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { AccessTokenDenyList, DeniedToken } from './access-token-deny-list.service';
+import { RefreshTokenEntity } from './entities/refresh-token.entity';
+
+/** What a new refresh token is bound to. */
+export interface RefreshTokenSpec {
+  readonly grantId: string;
+  readonly appId: string;
+  readonly userId: string;
+  readonly authorizationCodeId: string | null;
+  readonly scopes: readonly string[];
+  readonly resources: readonly string[];
+  readonly authTime: Date | null;
+  /** The access token issued beside it, denied if the family is revoked. */
+  readonly accessTokenJti: string;
+  readonly accessTokenExpiresAt: Date;
+}
+
+/** The access token minted beside a refresh token. */
+export interface DeniedTokenRef {
+  readonly accessTokenJti: string;
+  readonly accessTokenExpiresAt: Date;
+}
+
+export type RotationResult =
+  | { readonly ok: true; readonly parent: RefreshTokenEntity; readonly refreshToken: string }
+  | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'foreign' | 'reused' };
+
+/**
+ * Refresh tokens (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): 256 random bits stored as SHA-256, rotated on every use.
+ * Rotation is one conditional UPDATE plus the child's INSERT in one transaction, so of N concurrent uses exactly
+ * one wins, and a loser that then revokes the family also revokes the winner's child.
+ */
+@Injectable()
+export class RefreshTokensService {
+  constructor(
+    @InjectRepository(RefreshTokenEntity) private readonly tokens: Repository<RefreshTokenEntity>,
+    private readonly dataSource: DataSource,
+    private readonly denyList: AccessTokenDenyList,
+    private readonly crypto: CryptoService,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** A new family's first token. */
+  issue(spec: RefreshTokenSpec, manager: EntityManager = this.tokens.manager): Promise<string> {
+    return this.insert(manager, spec, randomUUID(), null);
+  }
+
+  /**
+   * Marks the presented token rotated and stores its child, whose access token `mintChild` signs (given the
+   * parent, within the transaction). A token presented again after rotation revokes its whole family.
+   */
+  async rotate(raw: string, appId: string, mintChild: (parent: RefreshTokenEntity) => Promise<DeniedTokenRef>): Promise<RotationResult> {
+    const hash = this.crypto.sha256Hex(raw);
+    const rotated = await this.dataSource.transaction(async (tx) => {
+      const rows: Record<string, unknown>[] = await tx.query(
+        `UPDATE refresh_tokens SET rotated_at = now()
+          WHERE token_hash = $1 AND app_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+          RETURNING id`,
+        [hash, appId],
+      );
+      if (rows.length !== 1) return undefined;
+      const parent = await tx.findOneByOrFail(RefreshTokenEntity, { id: rows[0].id as string });
+      const child = await mintChild(parent);
+      const refreshToken = await this.insert(tx, {
+        grantId: parent.grantId,
+        appId: parent.appId,
+        userId: parent.userId,
+        authorizationCodeId: parent.authorizationCodeId,
+        // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces; only the access token narrows.
+        scopes: parent.scopes,
+        resources: parent.resources,
+        authTime: parent.authTime,
+        accessTokenJti: child.accessTokenJti,
+        accessTokenExpiresAt: child.accessTokenExpiresAt,
+      }, parent.familyId, parent.id);
+      return { parent, refreshToken };
+    });
+    if (rotated) return { ok: true, ...rotated };
+
+    const existing = await this.tokens.findOneBy({ tokenHash: hash });
+    if (!existing) return { ok: false, reason: 'unknown' };
+    if (existing.appId !== appId) return { ok: false, reason: 'foreign' };
+    if (existing.rotatedAt || existing.revokedAt) {
+      await this.revokeFamilies([existing.familyId]);
+      return { ok: false, reason: 'reused' };
+    }
+    return { ok: false, reason: 'expired' };
+  }
+
+  /** The live token (not rotated, revoked or expired) behind a raw value. */
+  findLive(raw: string): Promise<RefreshTokenEntity | null> {
+    return this.tokens.findOneBy({ tokenHash: this.crypto.sha256Hex(raw), rotatedAt: IsNull(), revokedAt: IsNull(), expiresAt: MoreThan(this.clock.now()) });
+  }
+
+  findByRaw(raw: string): Promise<RefreshTokenEntity | null> {
+    return this.tokens.findOneBy({ tokenHash: this.crypto.sha256Hex(raw) });
+  }
+
+  /** Revokes every token of the families and denies the access tokens issued with them. */
+  async revokeFamilies(familyIds: readonly string[], manager?: EntityManager): Promise<number> {
+    if (familyIds.length === 0) return 0;
+    const run = async (em: EntityManager) => {
+      const members = await em.find(RefreshTokenEntity, { where: { familyId: In([...familyIds]) } });
+      await em.update(RefreshTokenEntity, { familyId: In([...familyIds]), revokedAt: IsNull() }, { revokedAt: this.clock.now() });
+      await this.denyList.deny(accessTokensOf(members), em);
+      return new Set(members.filter((m) => !m.revokedAt && !m.rotatedAt && m.expiresAt > this.clock.now()).map((m) => m.familyId)).size;
+    };
+    return manager ? run(manager) : this.dataSource.transaction(run);
+  }
+
+  /** Every family that started from one authorization code (for code replay, RFC 6749 §4.1.2). */
+  async familiesFromCode(codeId: string): Promise<string[]> {
+    const rows = await this.tokens.find({ where: { authorizationCodeId: codeId }, select: { familyId: true } });
+    return [...new Set(rows.map((r) => r.familyId))];
+  }
+
+  async pruneExpired(): Promise<number> {
+    const { affected } = await this.tokens.delete({ expiresAt: LessThan(this.clock.now()) });
+    return affected ?? 0;
+  }
+
+  private async insert(manager: EntityManager, spec: RefreshTokenSpec, familyId: string, parentId: string | null): Promise<string> {
+    const raw = this.crypto.randomToken(32);
+    await manager.insert(RefreshTokenEntity, {
+      tokenHash: this.crypto.sha256Hex(raw),
+      familyId,
+      parentId,
+      grantId: spec.grantId,
+      appId: spec.appId,
+      userId: spec.userId,
+      authorizationCodeId: spec.authorizationCodeId,
+      scopes: [...spec.scopes],
+      resources: [...spec.resources],
+      authTime: spec.authTime,
+      accessTokenJti: spec.accessTokenJti,
+      accessTokenExpiresAt: spec.accessTokenExpiresAt,
+      expiresAt: new Date(this.clock.now().getTime() + this.config.authorizationServer.refreshTokenTtl * 1000),
+    });
+    return raw;
+  }
+}
+
+export function accessTokensOf(rows: readonly { accessTokenJti: string | null; accessTokenExpiresAt: Date | null }[]): DeniedToken[] {
+  return rows.flatMap((r) => (r.accessTokenJti && r.accessTokenExpiresAt ? [{ jti: r.accessTokenJti, expiresAt: r.accessTokenExpiresAt }] : []));
+}

@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import type { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
+import { invalidClient, invalidRequest } from '../common/oauth/oauth-error';
+import { AccessTokenDenyList } from '../grants/access-token-deny-list.service';
+import { RefreshTokensService } from '../grants/refresh-tokens.service';
+import { AccessTokensService, InvalidAccessToken } from '../token/access-tokens.service';
+import type { IntrospectionResponseDto, TokenActionDto } from './dto/token-action.dto';
+
+/** RFC 7009 revocation and RFC 7662 introspection. */
+@Injectable()
+export class RevocationService {
+  constructor(
+    private readonly refreshTokens: RefreshTokensService,
+    private readonly accessTokens: AccessTokensService,
+    private readonly denyList: AccessTokenDenyList,
+  ) {}
+
+  /**
+   * RFC 7009 §2.1–2.2: a refresh token revokes its family (and the access tokens issued with it); an access token
+   * is denied by `jti` on every instance. An unknown token, or another client's, changes nothing and still gets
+   * 200, so the answer tells a prober nothing.
+   */
+  async revoke(client: AuthenticatedClient, request: TokenActionDto): Promise<void> {
+    const token = requireToken(request);
+    const refresh = await this.refreshTokens.findByRaw(token);
+    if (refresh) {
+      if (refresh.appId === client.app.id) await this.refreshTokens.revokeFamilies([refresh.familyId]);
+      return;
+    }
+    const claims = await this.accessTokens.verify(token).catch((e) => (e instanceof InvalidAccessToken ? undefined : Promise.reject(e)));
+    if (claims && claims.client_id === client.app.clientId) {
+      await this.denyList.deny([{ jti: claims.jti, expiresAt: new Date(claims.exp * 1000) }]);
+    }
+  }
+
+  /** RFC 7662 §2.2: `{active: false}` for anything not valid, with no hint why. */
+  async introspect(client: AuthenticatedClient, request: TokenActionDto): Promise<IntrospectionResponseDto> {
+    // Introspection tells about tokens: only a client that can keep a secret may ask.
+    if (client.method === 'none') throw invalidClient('introspection needs a confidential client');
+    const token = requireToken(request);
+    const refresh = await this.refreshTokens.findLive(token);
+    if (refresh) {
+      if (refresh.appId !== client.app.id) return { active: false };
+      return {
+        active: true,
+        token_type: 'refresh_token',
+        scope: refresh.scopes.join(' '),
+        client_id: client.app.clientId,
+        sub: refresh.userId,
+        iat: Math.floor(refresh.createdAt.getTime() / 1000),
+        exp: Math.floor(refresh.expiresAt.getTime() / 1000),
+      };
+    }
+    const claims = await this.accessTokens.verify(token).catch((e) => (e instanceof InvalidAccessToken ? undefined : Promise.reject(e)));
+    if (!claims) return { active: false };
+    return {
+      active: true,
+      token_type: 'Bearer',
+      scope: claims.scope,
+      client_id: claims.client_id,
+      sub: claims.sub,
+      aud: claims.aud,
+      iss: claims.iss,
+      iat: claims.iat,
+      exp: claims.exp,
+      jti: claims.jti,
+      ...(claims.act ? { act: claims.act } : {}),
+    };
+  }
+}
+
+function requireToken(request: TokenActionDto): string {
+  if (!request.token) throw invalidRequest('token is missing');
+  return request.token;
+}

@@ -1,0 +1,134 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { decodeProtectedHeader, errors as joseErrors, JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { Clock } from '../common/clock';
+import { CryptoService } from '../common/crypto/crypto.service';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { AccessTokenDenyList } from '../grants/access-token-deny-list.service';
+import { SIGNING_ALG, SigningKeysService } from './signing-keys.service';
+
+/** RFC 9068 §2.2 claims of our access tokens. */
+export interface AccessTokenClaims extends JWTPayload {
+  iss: string;
+  sub: string;
+  aud: string | string[];
+  client_id: string;
+  scope: string;
+  iat: number;
+  exp: number;
+  jti: string;
+  auth_time?: number;
+  /** RFC 8693 §4.1: who acts for the subject (delegated tokens). */
+  act?: { sub: string; [claim: string]: unknown };
+}
+
+export interface AccessTokenRequest {
+  readonly subject: string;
+  readonly clientId: string;
+  readonly scopes: readonly string[];
+  /** RFC 8707 resources, or none: then the audience is the issuer itself. */
+  readonly resources?: readonly string[];
+  readonly authTime?: Date | null;
+  readonly extraClaims?: Record<string, unknown>;
+}
+
+export interface SignedAccessToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly expiresAt: Date;
+  readonly expiresIn: number;
+}
+
+export class InvalidAccessToken extends Error {
+  override readonly name = 'InvalidAccessToken';
+}
+
+/** Signs and verifies this server's access tokens (RFC 9068 JWTs, ES256) and ID tokens (OIDC Core §2). */
+@Injectable()
+export class AccessTokensService {
+  private readonly issuer: string;
+
+  constructor(
+    private readonly keys: SigningKeysService,
+    private readonly denyList: AccessTokenDenyList,
+    private readonly crypto: CryptoService,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.issuer = config.authorizationServer.issuerUrl;
+  }
+
+  async sign(request: AccessTokenRequest): Promise<SignedAccessToken> {
+    const { kid, privateKey } = this.keys.signingKey();
+    const now = this.clock.nowSeconds();
+    const expiresIn = this.config.authorizationServer.accessTokenTtl;
+    const jti = this.crypto.randomToken(16);
+    const resources = request.resources ?? [];
+    const token = await new SignJWT({
+      ...request.extraClaims,
+      client_id: request.clientId,
+      scope: request.scopes.join(' '),
+      ...(request.authTime ? { auth_time: Math.floor(request.authTime.getTime() / 1000) } : {}),
+    })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'at+jwt' })
+      .setIssuer(this.issuer)
+      .setSubject(request.subject)
+      .setAudience(resources.length === 0 ? this.issuer : resources.length === 1 ? resources[0] : [...resources])
+      .setIssuedAt(now)
+      .setExpirationTime(now + expiresIn)
+      .setJti(jti)
+      .sign(privateKey);
+    return { token, jti, expiresIn, expiresAt: new Date((now + expiresIn) * 1000) };
+  }
+
+  /** OpenID Connect Core §2: for the client, about the user who signed in. */
+  async signIdToken(claims: { subject: string; clientId: string; nonce?: string | null; authTime?: Date | null }): Promise<string> {
+    const { kid, privateKey } = this.keys.signingKey();
+    const now = this.clock.nowSeconds();
+    return new SignJWT({
+      ...(claims.nonce ? { nonce: claims.nonce } : {}),
+      ...(claims.authTime ? { auth_time: Math.floor(claims.authTime.getTime() / 1000) } : {}),
+    })
+      .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' })
+      .setIssuer(this.issuer)
+      .setSubject(claims.subject)
+      .setAudience(claims.clientId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.config.authorizationServer.accessTokenTtl)
+      .sign(privateKey);
+  }
+
+  /**
+   * Signature (a published key of ours), `typ: at+jwt`, issuer, expiry, and the deny list — all in memory. With
+   * `audience`, the token must have been issued for it (RFC 8707: a token for another resource is refused).
+   */
+  async verify(token: string, options: { audience?: string; allowExpired?: boolean } = {}): Promise<AccessTokenClaims> {
+    if (token.length > 8192 || token.split('.').length !== 3) throw new InvalidAccessToken('not a JWT');
+    let kid: string | undefined;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== SIGNING_ALG || header.typ !== 'at+jwt') throw new InvalidAccessToken('not an access token of this server');
+      kid = header.kid;
+    } catch (e) {
+      throw e instanceof InvalidAccessToken ? e : new InvalidAccessToken('malformed JWT header');
+    }
+    const key = kid ? await this.keys.publicKey(kid) : undefined;
+    if (!key) throw new InvalidAccessToken('unknown signing key');
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, key, {
+        issuer: this.issuer,
+        algorithms: [SIGNING_ALG],
+        typ: 'at+jwt',
+        audience: options.audience,
+        currentDate: options.allowExpired ? new Date(0) : this.clock.now(),
+        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'client_id'],
+      }));
+    } catch (e) {
+      throw new InvalidAccessToken(e instanceof joseErrors.JWTExpired ? 'expired' : 'invalid signature or claims');
+    }
+    const claims = payload as AccessTokenClaims;
+    if (this.denyList.isDenied(claims.jti)) throw new InvalidAccessToken('revoked');
+    return claims;
+  }
+}

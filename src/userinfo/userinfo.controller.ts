@@ -1,0 +1,39 @@
+import { Controller, Get, Header, Headers, HttpCode, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
+import { UserInfo, UserInfoService } from './userinfo.service';
+
+class UserInfoDto implements UserInfo {
+  @ApiProperty({ description: 'The user id' }) sub!: string;
+  @ApiProperty({ description: 'When the account was created, seconds since the epoch' }) registered_at!: number;
+  @ApiPropertyOptional({ description: 'With scope profile' }) name?: string;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'With scope profile' }) given_name?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'With scope profile' }) family_name?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true, description: 'With scope email' }) email?: string | null;
+}
+
+@ApiTags('oauth2')
+@ProtocolEndpoint()
+@Controller('oauth2/userinfo')
+export class UserInfoController {
+  constructor(private readonly userinfo: UserInfoService) {}
+
+  @Get()
+  @Header('Cache-Control', 'no-store')
+  @ApiBearerAuth('bearer')
+  @ApiOkResponse({ type: UserInfoDto })
+  @ApiUnauthorizedResponse({ description: 'invalid_token, with WWW-Authenticate' })
+  get(@Headers('authorization') authorization?: string): Promise<UserInfoDto> {
+    return this.userinfo.claims(authorization);
+  }
+
+  @Post()
+  @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
+  @ApiBearerAuth('bearer')
+  @ApiOkResponse({ type: UserInfoDto })
+  @ApiUnauthorizedResponse({ description: 'invalid_token, with WWW-Authenticate' })
+  post(@Headers('authorization') authorization?: string): Promise<UserInfoDto> {
+    return this.userinfo.claims(authorization);
+  }
+}

@@ -1,0 +1,58 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { OAuthError } from '../common/oauth/oauth-error';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { UsersService } from '../identity/users/users.service';
+import { AccessTokensService, InvalidAccessToken } from '../token/access-tokens.service';
+
+export interface UserInfo {
+  sub: string;
+  registered_at: number;
+  name?: string;
+  given_name?: string | null;
+  family_name?: string | null;
+  email?: string | null;
+}
+
+const CHALLENGE = 'Bearer realm="portcullis"';
+
+/** RFC 6750 §3.1: the error and its challenge. */
+const invalidToken = (description: string) =>
+  new OAuthError('invalid_token', description, 401, undefined, {
+    'WWW-Authenticate': `${CHALLENGE}, error="invalid_token", error_description="${description}"`,
+  });
+
+/** OpenID Connect Core §5.3: claims about the token's user, by scope (SPEC §2). */
+@Injectable()
+export class UserInfoService {
+  constructor(
+    private readonly accessTokens: AccessTokensService,
+    private readonly users: UsersService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async claims(authorization: string | undefined): Promise<UserInfo> {
+    // RFC 6750 §2.1: the Authorization header only; never the query string (SPEC §2).
+    const token = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+    if (!token) {
+      throw new OAuthError('invalid_request', 'send the access token as a Bearer token in the Authorization header', 401, undefined, { 'WWW-Authenticate': CHALLENGE });
+    }
+    let claims;
+    try {
+      claims = await this.accessTokens.verify(token, { audience: this.config.authorizationServer.issuerUrl });
+    } catch (e) {
+      if (e instanceof InvalidAccessToken) throw invalidToken('the access token is invalid, expired or revoked');
+      throw e;
+    }
+    const user = await this.users.findById(claims.sub);
+    if (!user) throw invalidToken('the access token is not about a user');
+    const scopes = claims.scope.split(' ');
+    const name = [user.givenName, user.familyName].filter(Boolean).join(' ') || user.username;
+    return {
+      sub: user.id,
+      registered_at: Math.floor(user.registeredAt.getTime() / 1000),
+      ...(scopes.includes('profile') ? { name, given_name: user.givenName, family_name: user.familyName } : {}),
+      ...(scopes.includes('email') ? { email: user.email } : {}),
+    };
+  }
+}
