@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { returnedRows } from '../common/database';
 import { EntityManager, IsNull, LessThan, Not, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
@@ -52,12 +53,12 @@ export class AuthorizationCodesService {
    */
   async consume(raw: string, manager: EntityManager): Promise<AuthorizationCodeEntity | undefined> {
     if (raw.length > 128) return undefined;
-    const rows: { id: string }[] = await manager.query(
+    const rows = returnedRows<{ id: string }>(await manager.query(
       `UPDATE authorization_codes SET consumed_at = now()
         WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > now()
         RETURNING id`,
       [this.crypto.sha256Hex(raw)],
-    );
+    ));
     return rows.length === 1 ? manager.findOneByOrFail(AuthorizationCodeEntity, { id: rows[0].id }) : undefined;
   }
 

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { returnedRows } from '../common/database';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, In, IsNull, LessThan, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
@@ -61,12 +62,12 @@ export class RefreshTokensService {
   async rotate(raw: string, appId: string, mintChild: (parent: RefreshTokenEntity) => Promise<DeniedTokenRef>): Promise<RotationResult> {
     const hash = this.crypto.sha256Hex(raw);
     const rotated = await this.dataSource.transaction(async (tx) => {
-      const rows: Record<string, unknown>[] = await tx.query(
+      const rows = returnedRows<{ id: string }>(await tx.query(
         `UPDATE refresh_tokens SET rotated_at = now()
           WHERE token_hash = $1 AND app_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
           RETURNING id`,
         [hash, appId],
-      );
+      ));
       if (rows.length !== 1) return undefined;
       const parent = await tx.findOneByOrFail(RefreshTokenEntity, { id: rows[0].id as string });
       const child = await mintChild(parent);

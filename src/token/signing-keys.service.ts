@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { returnedRows } from '../common/database';
 import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, importJWK, importPKCS8, JWK, KeyLike } from 'jose';
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { DataSource, LessThan, Repository } from 'typeorm';
@@ -86,10 +87,10 @@ export class SigningKeysService implements OnModuleInit {
     const retired = await this.dataSource.transaction(async (tx) => {
       const now = this.clock.now();
       const publishUntil = new Date(now.getTime() + (this.config.authorizationServer.accessTokenTtl + PUBLISH_MARGIN_S) * 1000);
-      const old: { kid: string }[] = await tx.query(
+      const old = returnedRows<{ kid: string }>(await tx.query(
         `UPDATE signing_keys SET status = 'retired', retired_at = $1, publish_until = $2 WHERE status = 'active' RETURNING kid`,
         [now, publishUntil],
-      );
+      ));
       await tx.insert(SigningKeyEntity, created);
       await tx.query('SELECT pg_notify($1, $2)', [KEYS_CHANNEL, created.kid]);
       return old.map((r) => r.kid);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Raw, Repository } from 'typeorm';
-import { isForeignKeyViolation, isUniqueViolation } from '../../common/database-errors';
+import { isForeignKeyViolation, isUniqueViolation } from '../../common/database';
 import { Page, page, PageQueryDto } from '../../common/pagination';
 import { conflict, notFound, validationError } from '../../common/problem/problem';
 import { isUuid } from '../../common/uuid';

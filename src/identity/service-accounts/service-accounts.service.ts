@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { CryptoService } from '../../common/crypto/crypto.service';
-import { isUniqueViolation } from '../../common/database-errors';
+import { isUniqueViolation } from '../../common/database';
 import { Page, page, PageQueryDto } from '../../common/pagination';
 import { conflict, notFound } from '../../common/problem/problem';
 import { isUuid } from '../../common/uuid';

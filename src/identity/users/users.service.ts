@@ -2,7 +2,7 @@ import { Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Raw, Repository } from 'typeorm';
 import { CryptoService } from '../../common/crypto/crypto.service';
-import { isUniqueViolation } from '../../common/database-errors';
+import { isUniqueViolation } from '../../common/database';
 import { Page, page, PageQueryDto } from '../../common/pagination';
 import { conflict, notFound } from '../../common/problem/problem';
 import { isUuid } from '../../common/uuid';

@@ -13,3 +13,12 @@ export function violatedConstraint(e: unknown): string | undefined {
 export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505';
 /** 23503 foreign_key_violation, or 23001 restrict_violation from an ON DELETE RESTRICT key. */
 export const isForeignKeyViolation = (e: unknown): boolean => ['23503', '23001'].includes(sqlState(e) ?? '');
+
+/**
+ * Rows of an `UPDATE … RETURNING` / `DELETE … RETURNING` run through TypeORM's `query()`, which answers those
+ * as `[rows, affectedCount]` on PostgreSQL but plain rows for other statements.
+ */
+export function returnedRows<T>(result: unknown): T[] {
+  if (Array.isArray(result) && result.length === 2 && Array.isArray(result[0]) && typeof result[1] === 'number') return result[0] as T[];
+  return result as T[];
+}
