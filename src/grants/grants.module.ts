@@ -8,11 +8,18 @@ import { AuthorizationCodeEntity } from './entities/authorization-code.entity';
 import { GrantEntity } from './entities/grant.entity';
 import { RefreshTokenEntity } from './entities/refresh-token.entity';
 import { GrantsService } from './grants.service';
+import { AccountAppsController } from './account-apps.controller';
+import { AccountAppsService } from './account-apps.service';
+import { UserGrantsController } from './user-grants.controller';
+import { UserGrantsService } from './user-grants.service';
+import { ClientsModule } from '../clients/clients.module';
+import { IdentityModule } from '../identity/identity.module';
 
 /** Owner of the OAuth grant data: grants, authorization codes, refresh tokens and revoked access tokens. */
 @Module({
-  imports: [TypeOrmModule.forFeature([GrantEntity, AuthorizationCodeEntity, RefreshTokenEntity, RevokedAccessTokenEntity])],
-  providers: [GrantsService, AuthorizationCodesService, RefreshTokensService, AccessTokenDenyList],
+  imports: [TypeOrmModule.forFeature([GrantEntity, AuthorizationCodeEntity, RefreshTokenEntity, RevokedAccessTokenEntity]), IdentityModule, ClientsModule],
+  controllers: [UserGrantsController, AccountAppsController],
+  providers: [GrantsService, AuthorizationCodesService, RefreshTokensService, AccessTokenDenyList, UserGrantsService, AccountAppsService],
   exports: [GrantsService, AuthorizationCodesService, RefreshTokensService, AccessTokenDenyList],
 })
 export class GrantsModule {}

@@ -12,6 +12,8 @@ import { GRANT_TYPE_HANDLERS, GrantTypeHandler } from './grant-types/grant-type'
 import { RefreshTokenGrantType } from './grant-types/refresh-token.grant-type';
 import { JwksController, KeysAdminController } from './keys.controller';
 import { MaintenanceService } from './maintenance.service';
+import { PrincipalTokensController } from './principal-tokens.controller';
+import { PrincipalTokensService } from './principal-tokens.service';
 import { SigningKeysService } from './signing-keys.service';
 import { TokenController } from './token.controller';
 import { TokenService } from './token.service';
@@ -21,7 +23,7 @@ const GRANT_TYPES = [AuthorizationCodeGrantType, RefreshTokenGrantType, ClientCr
 /** The token endpoint, its grant types, the signing keys and this server's access tokens. */
 @Module({
   imports: [TypeOrmModule.forFeature([SigningKeyEntity]), ClientsModule, GrantsModule, IdentityModule],
-  controllers: [TokenController, JwksController, KeysAdminController],
+  controllers: [TokenController, JwksController, KeysAdminController, PrincipalTokensController],
   providers: [
     ...GRANT_TYPES,
     { provide: GRANT_TYPE_HANDLERS, useFactory: (...handlers: GrantTypeHandler[]) => handlers, inject: GRANT_TYPES },
@@ -30,6 +32,7 @@ const GRANT_TYPES = [AuthorizationCodeGrantType, RefreshTokenGrantType, ClientCr
     AccessTokensService,
     AccessTokenVerifier,
     MaintenanceService,
+    PrincipalTokensService,
   ],
   exports: [AccessTokensService, SigningKeysService],
 })

@@ -24,6 +24,8 @@ const PUBLIC_ROUTES = [
   'GET /oauth2/scopes', 'POST /oauth2/register', 'POST /oauth2/token',
   // The authorization endpoint checks the browser session itself: without one it sends the user to sign in.
   'GET /oauth2/authorize', 'POST /oauth2/authorize',
+  // The connected-apps page checks the browser session itself and sends a visitor to sign in.
+  'GET /account/apps', 'POST /account/apps/:grantId/revoke',
   'GET /oauth2/jwks', 'POST /oauth2/revoke', 'POST /oauth2/introspect', 'GET /oauth2/userinfo', 'POST /oauth2/userinfo',
 ];
 

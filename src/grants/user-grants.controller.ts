@@ -1,0 +1,54 @@
+import { Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { forbidden } from '../common/problem/problem';
+import { Authenticated, CurrentPrincipal } from '../identity/auth/auth.decorators';
+import type { Principal } from '../identity/auth/principal';
+import { AuthorizationListDto, OAuthSessionDto, RevokeAllDto } from './dto/user-grants.dto';
+import { UserGrantsService } from './user-grants.service';
+
+/** `/users/me` is about a user; a service account has no grants. */
+function me(principal: Principal): string {
+  if (principal.kind !== 'user') throw forbidden('Only a user has authorizations and sessions');
+  return principal.userId;
+}
+
+@ApiTags('me')
+@Authenticated({ scope: 'account' })
+@Controller('api/v0/users/me/oauth2')
+export class UserGrantsController {
+  constructor(private readonly grants: UserGrantsService) {}
+
+  @Get('authorizations')
+  @ApiOkResponse({ type: AuthorizationListDto })
+  authorizations(@CurrentPrincipal() principal: Principal): Promise<AuthorizationListDto> {
+    return this.grants.authorizations(me(principal));
+  }
+
+  @Delete('authorizations/:id')
+  @HttpCode(204)
+  @ApiNoContentResponse({ description: 'Revoked, or there was nothing of yours to revoke' })
+  revokeAuthorization(@CurrentPrincipal() principal: Principal, @Param('id') id: string): Promise<void> {
+    return this.grants.revokeAuthorization(me(principal), id);
+  }
+
+  @Get('sessions')
+  @ApiOkResponse({ type: [OAuthSessionDto] })
+  sessions(@CurrentPrincipal() principal: Principal): Promise<OAuthSessionDto[]> {
+    return this.grants.sessions(me(principal));
+  }
+
+  @Delete('sessions/:tokenId')
+  @HttpCode(204)
+  @ApiNoContentResponse()
+  @ApiNotFoundResponse({ description: 'No such session of yours' })
+  revokeSession(@CurrentPrincipal() principal: Principal, @Param('tokenId') tokenId: string): Promise<void> {
+    return this.grants.revokeSession(me(principal), tokenId);
+  }
+
+  @Post('sessions/revoke-all')
+  @HttpCode(200)
+  @ApiOkResponse({ type: RevokeAllDto })
+  revokeAll(@CurrentPrincipal() principal: Principal): Promise<RevokeAllDto> {
+    return this.grants.revokeAllSessions(me(principal));
+  }
+}

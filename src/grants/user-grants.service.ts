@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { DataSource, IsNull, MoreThan, Repository } from 'typeorm';
+import { Clock } from '../common/clock';
+import { notFound } from '../common/problem/problem';
+import { isUuid } from '../common/uuid';
+import { AccessTokenDenyList } from './access-token-deny-list.service';
+import { AuthorizationDto, OAuthSessionDto, RevokeAllDto } from './dto/user-grants.dto';
+import { AuthorizationCodeEntity } from './entities/authorization-code.entity';
+import { GrantEntity } from './entities/grant.entity';
+import { RefreshTokenEntity } from './entities/refresh-token.entity';
+import { accessTokensOf, RefreshTokensService } from './refresh-tokens.service';
+
+/**
+ * What a user granted, and taking it back (SPEC §2 `/api/v0/users/me/…`). Every query is scoped by the user id,
+ * so one user can neither see nor touch another's grants or sessions.
+ */
+@Injectable()
+export class UserGrantsService {
+  constructor(
+    @InjectRepository(GrantEntity) private readonly grants: Repository<GrantEntity>,
+    @InjectRepository(RefreshTokenEntity) private readonly refreshTokens: Repository<RefreshTokenEntity>,
+    private readonly families: RefreshTokensService,
+    private readonly denyList: AccessTokenDenyList,
+    private readonly dataSource: DataSource,
+    private readonly clock: Clock,
+  ) {}
+
+  async authorizations(userId: string): Promise<{ items: AuthorizationDto[] }> {
+    const grants = await this.grants.find({ where: { userId }, relations: { app: true }, order: { createdAt: 'ASC' } });
+    return { items: grants.map((g) => toAuthorization(g)) };
+  }
+
+  /** The grant with its app and last use, for the connected-apps page. */
+  grantsWithApps(userId: string): Promise<GrantEntity[]> {
+    return this.grants.find({ where: { userId }, relations: { app: true }, order: { createdAt: 'ASC' } });
+  }
+
+  /**
+   * Revokes a grant: every refresh token and every live access token issued under it die, and the grant is gone,
+   * so the next authorization asks for consent again. Unknown or another user's id: nothing happens.
+   */
+  async revokeAuthorization(userId: string, grantId: string): Promise<void> {
+    if (!isUuid(grantId)) return;
+    await this.dataSource.transaction(async (tx) => {
+      const grant = await tx.findOne(GrantEntity, { where: { id: grantId, userId }, lock: { mode: 'pessimistic_write' } });
+      if (!grant) return;
+      const tokens = await tx.find(RefreshTokenEntity, { where: { grantId } });
+      const codes = await tx.find(AuthorizationCodeEntity, { where: { grantId } });
+      await this.denyList.deny([...accessTokensOf(tokens), ...accessTokensOf(codes)], tx);
+      await tx.delete(GrantEntity, { id: grantId });
+    });
+  }
+
+  /** Live refresh-token families of the user. */
+  async sessions(userId: string): Promise<OAuthSessionDto[]> {
+    const live = await this.liveTokens(userId);
+    const firstOfFamily = await this.refreshTokens.createQueryBuilder('t')
+      .select('t.familyId', 'familyId').addSelect('min(t.createdAt)', 'createdAt')
+      .where('t.familyId IN (:...families)', { families: live.length ? live.map((t) => t.familyId) : ['00000000-0000-0000-0000-000000000000'] })
+      .groupBy('t.familyId').getRawMany<{ familyId: string; createdAt: Date }>();
+    const started = new Map(firstOfFamily.map((r) => [r.familyId, new Date(r.createdAt)]));
+    return live.map((t) => ({
+      token_id: t.familyId,
+      client_name: t.app?.displayName ?? t.app?.name ?? '',
+      client_id: t.app?.clientId ?? '',
+      created_at: Math.floor((started.get(t.familyId) ?? t.createdAt).getTime() / 1000),
+      scope: t.scopes.join(' '),
+    }));
+  }
+
+  async revokeSession(userId: string, familyId: string): Promise<void> {
+    const live = isUuid(familyId) ? await this.refreshTokens.exists({ where: { familyId, userId, ...liveWhere(this.clock.now()) } }) : false;
+    if (!live) throw notFound('No such session');
+    await this.families.revokeFamilies([familyId]);
+  }
+
+  async revokeAllSessions(userId: string): Promise<RevokeAllDto> {
+    const families = [...new Set((await this.liveTokens(userId)).map((t) => t.familyId))];
+    await this.families.revokeFamilies(families);
+    return { message: `Revoked ${families.length} session${families.length === 1 ? '' : 's'}`, count: families.length };
+  }
+
+  private liveTokens(userId: string): Promise<RefreshTokenEntity[]> {
+    return this.refreshTokens.find({ where: { userId, ...liveWhere(this.clock.now()) }, relations: { app: true }, order: { createdAt: 'ASC' } });
+  }
+}
+
+const liveWhere = (now: Date) => ({ revokedAt: IsNull(), rotatedAt: IsNull(), expiresAt: MoreThan(now) });
+
+function toAuthorization(grant: GrantEntity): AuthorizationDto {
+  return {
+    grant_id: grant.id,
+    grant_issued_at: grant.createdAt.toISOString(),
+    app_name: grant.app!.name,
+    app_display_name: grant.app!.displayName,
+    app_client_id: grant.app!.clientId,
+    app_provenance: grant.app!.provenance,
+    scope: grant.scopes,
+  };
+}
+
