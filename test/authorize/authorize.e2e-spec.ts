@@ -1,20 +1,11 @@
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
 import request from 'supertest';
+import { sql } from '../helpers/database';
 import { bootApp, TestApp } from '../helpers/app';
 import { createApp, RegisteredApp } from '../helpers/clients';
 import { createServiceAccount, createUser, signIn } from '../helpers/identity';
 import { authorizeAndConsent, authorizeParams, consentForm, getAuthorize, locationParams, pkce, postDecision, query } from '../helpers/oauth';
 
-async function sql<T = Record<string, unknown>>(t: TestApp, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: t.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 /** An error page: 400 HTML, and above all no redirect anywhere. */
 function expectErrorPage(res: request.Response, status = 400): void {

@@ -41,3 +41,14 @@ export async function dropTestDatabase(url: string): Promise<void> {
   const name = new URL(url).pathname.slice(1);
   await withAdmin((client) => client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`));
 }
+
+/** Runs one SQL statement against a test app's database (to look at what was stored, or to age a row). */
+export async function sql<T = Record<string, unknown>>(t: { databaseUrl: string }, text: string, params: unknown[] = []): Promise<T[]> {
+  const client = new Client({ connectionString: t.databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query(text, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}

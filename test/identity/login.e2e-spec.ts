@@ -1,17 +1,8 @@
-import { Client } from 'pg';
 import request from 'supertest';
+import { sql } from '../helpers/database';
 import { bootApp, TEST_ADMIN_PASSWORD, TestApp } from '../helpers/app';
 import { cookiesOf, createUser, loginForm, postLogin, signIn } from '../helpers/identity';
 
-async function sql<T = Record<string, unknown>>(t: TestApp, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: t.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 describe('browser sign-in', () => {
   let t: TestApp;

@@ -1,21 +1,12 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
 import request from 'supertest';
+import { sql } from '../helpers/database';
 import { bootApp, TestApp } from '../helpers/app';
 import { basic, createApp, RegisteredApp } from '../helpers/clients';
 import { createUser, signIn } from '../helpers/identity';
 import { authorizeAndConsent } from '../helpers/oauth';
 
-async function sql<T = Record<string, unknown>>(t: TestApp, text: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: t.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(text, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
 
 const hash = (value: string) => createHash('sha256').update(value).digest('hex');
 const error = (code: string) => ({ error: code, error_description: expect.any(String) });
