@@ -18,13 +18,11 @@ export interface AccessRule {
   readonly scope?: string;
 }
 
-export interface PublicOptions {
-  /** Pages that show who is signed in: resolve the session cookie when there is one, never demand it. */
-  readonly session?: 'optional';
-}
-
-/** Every route requires a caller unless it says otherwise: this marks the few that do not. */
-export const Public = (options: PublicOptions = {}) => SetMetadata(PUBLIC_KEY, options);
+/**
+ * Every route requires a caller unless it says otherwise: this marks the few that do not (the sign-in pages,
+ * health, and the protocol endpoints, which authenticate clients and users by the protocol's own means).
+ */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
 
 /** A route for any authenticated caller (session or bearer), optionally limited by role and token scope. */
 export const Authenticated = (rule: AccessRule = {}) =>

@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { ApiProblem, forbidden, unauthorised } from '../../common/problem/problem';
 import { BrowserSessionsService, SESSION_COOKIE } from '../sessions/browser-sessions.service';
-import { ACCESS_KEY, AccessRule, AuthenticatedRequest, PUBLIC_KEY, PublicOptions } from './auth.decorators';
+import { ACCESS_KEY, AccessRule, AuthenticatedRequest, PUBLIC_KEY } from './auth.decorators';
 import type { Principal } from './principal';
 
 const BEARER = /^Bearer\s+/i;
@@ -26,11 +26,7 @@ export class AuthenticationGuard implements CanActivate {
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
     const targets = [ctx.getHandler(), ctx.getClass()];
-    const publicOptions = this.reflector.getAllAndOverride<PublicOptions | undefined>(PUBLIC_KEY, targets);
-    if (publicOptions) {
-      if (publicOptions.session === 'optional') req.principal = await this.fromSession(req);
-      return true;
-    }
+    if (this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_KEY, targets)) return true;
 
     const principal = await this.authenticate(ctx, req);
     req.principal = principal;
