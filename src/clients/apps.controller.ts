@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto } from '../common/pagination';
 import { AdminOnly } from '../identity/auth/auth.decorators';
@@ -12,6 +12,7 @@ export class AppsController {
   constructor(private readonly apps: AppsService) {}
 
   @Post()
+  @Header('Cache-Control', 'no-store')
   @ApiCreatedResponse({ type: AppWithSecretDto, description: 'client_secret is shown in this response only' })
   create(@Body() body: CreateAppDto): Promise<AppWithSecretDto> {
     return this.apps.create(body);
@@ -39,6 +40,7 @@ export class AppsController {
 
   @Post(':id/secret')
   @HttpCode(200)
+  @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: AppWithSecretDto, description: 'The new secret, shown only now; the old one stops working at once' })
   @ApiNotFoundResponse()
   rotateSecret(@Param('id') id: string): Promise<AppWithSecretDto> {

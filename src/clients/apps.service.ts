@@ -42,7 +42,10 @@ export class AppsService {
     const checked = this.check(input, 'api', toProblem);
     const name = requiredName(body.name);
     const displayName = body.display_name === undefined ? name : requiredName(body.display_name, 'display_name');
-    const org = await this.orgs.forMember(typeof body.org_id === 'string' ? body.org_id : undefined);
+    if (body.org_id !== undefined && (typeof body.org_id !== 'string' || !isUuid(body.org_id))) {
+      throw validationError([{ name: 'org_id', error: 'invalid_value', title: 'org_id must be a UUID', pointer: '/org_id' }]);
+    }
+    const org = await this.orgs.forMember(body.org_id);
     const { app, secret } = await this.insert(checked, { name, displayName, provenance: 'api', orgId: org.id });
     return { ...AppDto.from(app), ...(secret ? { client_secret: secret } : {}) };
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Header, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { ProtocolEndpoint } from '../../identity/auth/protocol-endpoint.decorator';
 import { AppsService } from '../apps.service';
@@ -14,6 +14,8 @@ export class RegistrationController {
   /** RFC 7591 dynamic client registration (only while OAUTH2_DCR_ENABLED). */
   @Post()
   @HttpCode(201)
+  @Header('Cache-Control', 'no-store')
+  @Header('Pragma', 'no-cache')
   @UseGuards(RegistrationGuard)
   @ApiBody({ type: RegistrationRequestDto })
   @ApiCreatedResponse({ type: RegistrationResponseDto })

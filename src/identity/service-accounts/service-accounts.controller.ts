@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto } from '../../common/pagination';
 import { AdminOnly } from '../auth/auth.decorators';
@@ -14,6 +14,7 @@ export class ServiceAccountsController {
   constructor(private readonly accounts: ServiceAccountsService) {}
 
   @Post()
+  @Header('Cache-Control', 'no-store')
   @ApiCreatedResponse({ type: CreatedServiceAccountDto, description: 'The token is shown in this response only' })
   @ApiConflictResponse({ description: 'The name is taken' })
   create(@Body() body: CreateServiceAccountDto): Promise<CreatedServiceAccountDto> {
