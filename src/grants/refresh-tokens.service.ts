@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { returnedRows } from '../common/database';
 import { randomUUID } from 'node:crypto';
-import { DataSource, EntityManager, In, IsNull, LessThan, MoreThan, Repository } from 'typeorm';
+import { DataSource, EntityManager, IsNull, LessThan, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
@@ -109,11 +109,34 @@ export class RefreshTokensService {
   /** Revokes every token of the families and denies the access tokens issued with them. */
   async revokeFamilies(familyIds: readonly string[], manager?: EntityManager): Promise<number> {
     if (familyIds.length === 0) return 0;
+    return this.revokeWhere('family_id = ANY($1::uuid[])', [[...familyIds]], manager);
+  }
+
+  /** Revokes every token issued under a grant (SPEC §2: revoking an authorization). */
+  revokeGrant(grantId: string, manager: EntityManager): Promise<number> {
+    return this.revokeWhere('grant_id = $1', [grantId], manager);
+  }
+
+  /**
+   * Marks matching tokens revoked and denies their access tokens; answers how many live sessions ended. The
+   * UPDATE repeats until it finds nothing: a rotation that committed while the first UPDATE waited for its row
+   * inserted a child that statement's snapshot cannot see, and the next statement's snapshot can.
+   */
+  private async revokeWhere(condition: string, params: unknown[], manager?: EntityManager): Promise<number> {
     const run = async (em: EntityManager) => {
-      const members = await em.find(RefreshTokenEntity, { where: { familyId: In([...familyIds]) } });
-      await em.update(RefreshTokenEntity, { familyId: In([...familyIds]), revokedAt: IsNull() }, { revokedAt: this.clock.now() });
-      await this.denyList.deny(accessTokensOf(members), em);
-      return new Set(members.filter((m) => !m.revokedAt && !m.rotatedAt && m.expiresAt > this.clock.now()).map((m) => m.familyId)).size;
+      const now = this.clock.now();
+      const revoked: { family_id: string; rotated_at: Date | null; expires_at: Date; access_token_jti: string | null; access_token_expires_at: Date | null }[] = [];
+      for (;;) {
+        const rows = returnedRows<(typeof revoked)[number]>(await em.query(
+          `UPDATE refresh_tokens SET revoked_at = now() WHERE ${condition} AND revoked_at IS NULL
+           RETURNING family_id, rotated_at, expires_at, access_token_jti, access_token_expires_at`,
+          params,
+        ));
+        if (rows.length === 0) break;
+        revoked.push(...rows);
+      }
+      await this.denyList.deny(accessTokensOf(revoked.map((r) => ({ accessTokenJti: r.access_token_jti, accessTokenExpiresAt: r.access_token_expires_at }))), em);
+      return new Set(revoked.filter((r) => !r.rotated_at && new Date(r.expires_at) > now).map((r) => r.family_id)).size;
     };
     return manager ? run(manager) : this.dataSource.transaction(run);
   }

@@ -2,11 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, IsNull, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
+import { returnedRows } from '../common/database';
 import { notFound } from '../common/problem/problem';
 import { isUuid } from '../common/uuid';
 import { AccessTokenDenyList } from './access-token-deny-list.service';
 import { AuthorizationDto, OAuthSessionDto, RevokeAllDto } from './dto/user-grants.dto';
-import { AuthorizationCodeEntity } from './entities/authorization-code.entity';
 import { GrantEntity } from './entities/grant.entity';
 import { RefreshTokenEntity } from './entities/refresh-token.entity';
 import { accessTokensOf, RefreshTokensService } from './refresh-tokens.service';
@@ -41,14 +41,17 @@ export class UserGrantsService {
    * so the next authorization asks for consent again. Unknown or another user's id: nothing happens.
    */
   async revokeAuthorization(userId: string, grantId: string): Promise<void> {
-    if (!isUuid(grantId)) return;
+    if (!isUuid(grantId) || !(await this.grants.existsBy({ id: grantId, userId }))) return;
+    // Lock order matters: refresh tokens first (a rotation holds its token, then takes key-share locks on the
+    // code and the grant), then codes (an exchange holds its code, then takes the grant), then the grant. The
+    // other order deadlocks with a concurrent refresh.
     await this.dataSource.transaction(async (tx) => {
-      const grant = await tx.findOne(GrantEntity, { where: { id: grantId, userId }, lock: { mode: 'pessimistic_write' } });
-      if (!grant) return;
-      const tokens = await tx.find(RefreshTokenEntity, { where: { grantId } });
-      const codes = await tx.find(AuthorizationCodeEntity, { where: { grantId } });
-      await this.denyList.deny([...accessTokensOf(tokens), ...accessTokensOf(codes)], tx);
-      await tx.delete(GrantEntity, { id: grantId });
+      await this.families.revokeGrant(grantId, tx);
+      const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
+        await tx.query('DELETE FROM authorization_codes WHERE grant_id = $1 RETURNING access_token_jti, access_token_expires_at', [grantId]),
+      );
+      await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
+      await tx.delete(GrantEntity, { id: grantId, userId });
     });
   }
 

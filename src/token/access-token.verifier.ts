@@ -39,6 +39,7 @@ export class AccessTokenVerifier implements BearerTokenVerifier, OnModuleInit {
         via: 'access_token',
         scopes: claims.scope.split(' ').filter(Boolean),
         clientId: claims.client_id,
+        ...(claims.act ? { act: claims.act } : {}),
       };
     } catch (e) {
       if (e instanceof InvalidAccessToken) return undefined;

@@ -25,13 +25,24 @@ export class PrincipalTokensService {
     private readonly scopes: ScopesService,
   ) {}
 
-  /** Every scope the caller's role allows, for the caller itself. */
+  /**
+   * Every scope the caller's role allows, for the caller itself. A caller that came with an access token is
+   * "limited by its scopes" (SPEC §2): the new token never carries more than the presented one, and keeps its
+   * `act` — otherwise an app granted only `account` could mint an `admin` token, and a delegated token could shed
+   * the trace of who delegated it.
+   */
   async principalToken(principal: Principal): Promise<TokenResponseDto> {
     if (principal.kind !== 'user') throw forbidden('A principal token is for a user');
     const user = await this.users.findById(principal.userId);
     if (!user) throw forbidden('The user no longer exists');
-    const scopes = this.scopes.allowedForRole(user.role);
-    const access = await this.accessTokens.sign({ subject: user.id, clientId: SELF_CLIENT_ID, scopes });
+    const allowed = this.scopes.allowedForRole(user.role);
+    const scopes = principal.via === 'access_token' ? allowed.filter((s) => principal.scopes?.includes(s)) : allowed;
+    const access = await this.accessTokens.sign({
+      subject: user.id,
+      clientId: SELF_CLIENT_ID,
+      scopes,
+      ...(principal.act ? { extraClaims: { act: principal.act } } : {}),
+    });
     return tokenResponse(access, scopes);
   }
 

@@ -16,6 +16,8 @@ const KEYS_CHANNEL = 'portcullis_signing_keys';
 const PUBLISH_MARGIN_S = 300;
 /** An unknown `kid` reloads the keys at most this often (a rotation on another instance). */
 const RELOAD_MIN_INTERVAL_MS = 1000;
+/** Arbitrary, fixed: serialises key rotations. */
+const ROTATION_LOCK_KEY = '8102082353617037422';
 
 interface LoadedKey {
   readonly kid: string;
@@ -85,6 +87,8 @@ export class SigningKeysService implements OnModuleInit {
   async rotate(): Promise<{ kid: string; retired: string[] }> {
     const created = await this.createKey();
     const retired = await this.dataSource.transaction(async (tx) => {
+      // Rotations run one at a time, on every instance: each retires the key the previous one made.
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [ROTATION_LOCK_KEY]);
       const now = this.clock.now();
       const publishUntil = new Date(now.getTime() + (this.config.authorizationServer.accessTokenTtl + PUBLISH_MARGIN_S) * 1000);
       const old = returnedRows<{ kid: string }>(await tx.query(

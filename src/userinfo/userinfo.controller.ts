@@ -7,9 +7,9 @@ class UserInfoDto implements UserInfo {
   @ApiProperty({ description: 'The user id' }) sub!: string;
   @ApiProperty({ description: 'When the account was created, seconds since the epoch' }) registered_at!: number;
   @ApiPropertyOptional({ description: 'With scope profile' }) name?: string;
-  @ApiPropertyOptional({ type: String, nullable: true, description: 'With scope profile' }) given_name?: string | null;
-  @ApiPropertyOptional({ type: String, nullable: true, description: 'With scope profile' }) family_name?: string | null;
-  @ApiPropertyOptional({ type: String, nullable: true, description: 'With scope email' }) email?: string | null;
+  @ApiPropertyOptional({ description: 'With scope profile, when known' }) given_name?: string;
+  @ApiPropertyOptional({ description: 'With scope profile, when known' }) family_name?: string;
+  @ApiPropertyOptional({ description: 'With scope email, when known' }) email?: string;
 }
 
 @ApiTags('oauth2')

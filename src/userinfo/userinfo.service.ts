@@ -9,9 +9,13 @@ export interface UserInfo {
   sub: string;
   registered_at: number;
   name?: string;
-  given_name?: string | null;
-  family_name?: string | null;
-  email?: string | null;
+  given_name?: string;
+  family_name?: string;
+  email?: string;
+}
+
+function present<T extends Record<string, string | null>>(claims: T): { [K in keyof T]?: string } {
+  return Object.fromEntries(Object.entries(claims).filter(([, v]) => v !== null)) as { [K in keyof T]?: string };
 }
 
 const CHALLENGE = 'Bearer realm="portcullis"';
@@ -48,11 +52,12 @@ export class UserInfoService {
     if (!user) throw invalidToken('the access token is not about a user');
     const scopes = claims.scope.split(' ');
     const name = [user.givenName, user.familyName].filter(Boolean).join(' ') || user.username;
+    // OIDC Core §5.3.2: a claim the user has no value for is left out, not sent as null.
     return {
       sub: user.id,
       registered_at: Math.floor(user.registeredAt.getTime() / 1000),
-      ...(scopes.includes('profile') ? { name, given_name: user.givenName, family_name: user.familyName } : {}),
-      ...(scopes.includes('email') ? { email: user.email } : {}),
+      ...(scopes.includes('profile') ? { name, ...present({ given_name: user.givenName, family_name: user.familyName }) } : {}),
+      ...(scopes.includes('email') ? present({ email: user.email }) : {}),
     };
   }
 }

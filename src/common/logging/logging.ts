@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Params } from 'nestjs-pino';
-import pino, { type DestinationStream } from 'pino';
+import type { DestinationStream } from 'pino';
 import { requestIdOf } from '../http/request-id.middleware';
 import { REDACT_PATHS, redactUrl } from './redaction';
 
@@ -18,13 +18,29 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
         remoteAddress: req.remoteAddress,
       }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-      // `code` is redacted everywhere (it is the OAuth parameter); an error's own code (a SQLSTATE, an errno)
-      // is kept under another name so failures stay diagnosable.
-      err: (err: Error & { code?: unknown }) => ({ ...pino.stdSerializers.err(err), errorCode: typeof err.code === 'string' ? err.code.slice(0, 32) : err.code }),
+      err: serializeError,
     },
     autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' },
     customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, err?: Error) =>
       err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
   };
   return { pinoHttp: destination ? [options, destination] : options };
+}
+
+/**
+ * Errors are logged by an allow-list of fields: a database error carries the failed statement and its bound
+ * parameters (a signing key, a secret's hash), which must never reach a log line. `code` is redacted everywhere
+ * (it is the OAuth parameter), so an error's own code (a SQLSTATE, an errno) is kept as `errorCode`.
+ */
+export function serializeError(err: unknown): Record<string, unknown> {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const e = err as Error & { code?: unknown; driverError?: { code?: unknown; constraint?: unknown } };
+  const code = e.driverError?.code ?? e.code;
+  return {
+    type: e.name,
+    message: e.message,
+    stack: e.stack,
+    ...(typeof code === 'string' || typeof code === 'number' ? { errorCode: String(code).slice(0, 32) } : {}),
+    ...(typeof e.driverError?.constraint === 'string' ? { constraint: e.driverError.constraint } : {}),
+  };
 }

@@ -19,6 +19,8 @@ export interface UserPrincipal {
   readonly scopes?: readonly string[];
   /** Access tokens only: the client the token was issued to. */
   readonly clientId?: string;
+  /** Access tokens only: the RFC 8693 `act` claim of a delegated token (who acts for the user). */
+  readonly act?: Readonly<Record<string, unknown>>;
 }
 
 export interface ServiceAccountPrincipal {
