@@ -117,6 +117,21 @@ describe('principal and delegated tokens', () => {
       expect(decodeJwt(res.body.access_token).sub).toBe(alice.id);
     });
 
+    it('never gives an app-held token more than it carries: an admin’s account-only token gets no admin scope', async () => {
+      const token = await appToken(admin, 'account');
+      const res = await principalToken(bearer(token));
+      expect(res.status).toBe(200);
+      expect(res.body.scope).toBe('account');
+      expect((await request(t.url).get('/api/v1/users').set('Authorization', `Bearer ${res.body.access_token}`)).status).toBe(403);
+    });
+
+    it('keeps the act claim of a delegated token it is exchanged for', async () => {
+      const delegated = await delegatedToken({ cookie: admin }, { sub: alice.id, scopes: ['account'] });
+      const res = await principalToken(bearer(delegated.body.access_token));
+      expect(res.status).toBe(200);
+      expect(decodeJwt(res.body.access_token)).toMatchObject({ sub: alice.id, scope: 'account', act: { sub: adminId } });
+    });
+
     it('refuses an access token without the account scope: 403 insufficient_scope', async () => {
       const token = await appToken(aliceCookie, 'openid profile');
       const res = await principalToken(bearer(token));

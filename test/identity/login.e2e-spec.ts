@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { CryptoService } from '../../src/common/crypto/crypto.service';
 import { sql } from '../helpers/database';
 import { bootApp, TEST_ADMIN_PASSWORD, TestApp } from '../helpers/app';
 import { cookiesOf, createUser, loginForm, postLogin, signIn } from '../helpers/identity';
@@ -71,6 +72,19 @@ describe('browser sign-in', () => {
       expect(message(wrong.text)).toBe('The username or password is incorrect.');
       expect(message(unknown.text)).toBe(message(wrong.text));
       expect(cookiesOf(wrong).session_id).toBeUndefined();
+    });
+
+    it('spends one bcrypt comparison on an unknown user too, so timing does not tell users apart', async () => {
+      const verify = jest.spyOn(t.app.get(CryptoService), 'verifyPassword');
+      try {
+        await postLogin(t, 'nobody-at-all', 'whatever-password');
+        expect(verify).toHaveBeenCalledTimes(1);
+        verify.mockClear();
+        await postLogin(t, 'admin', 'whatever-password');
+        expect(verify).toHaveBeenCalledTimes(1);
+      } finally {
+        verify.mockRestore();
+      }
     });
 
     it('refuses a form without the CSRF token', async () => {
