@@ -1,7 +1,7 @@
 import * as bcrypt from 'bcrypt';
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import request from 'supertest';
+import { sql } from '../helpers/database';
 import { bootApp, TestApp } from '../helpers/app';
 import { basic } from '../helpers/clients';
 import { createUser, signIn } from '../helpers/identity';
@@ -76,18 +76,8 @@ function expectNoSecretMaterial(res: request.Response, secret?: string): void {
   if (secret) expect(res.text).not.toContain(secret);
 }
 
-async function queryDb<T>(t: TestApp, sql: string, params: unknown[]): Promise<T[]> {
-  const client = new Client({ connectionString: t.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 async function storedSecretHash(t: TestApp, id: string): Promise<string | null> {
-  const [row] = await queryDb<{ secret_hash: string | null }>(t, 'SELECT secret_hash FROM apps WHERE id = $1', [id]);
+  const [row] = await sql<{ secret_hash: string | null }>(t, 'SELECT secret_hash FROM apps WHERE id = $1', [id]);
   if (!row) throw new Error(`no app ${id} in the database`);
   return row.secret_hash;
 }

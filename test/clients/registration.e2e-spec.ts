@@ -1,6 +1,6 @@
 import * as bcrypt from 'bcrypt';
-import { Client } from 'pg';
 import request from 'supertest';
+import { sql } from '../helpers/database';
 import { DcrCleanupService } from '../../src/clients/registration/dcr-cleanup.service';
 import { MAX_REDIRECT_URIS } from '../../src/clients/registration/client-metadata';
 import { REGISTRATIONS_PER_MINUTE } from '../../src/clients/registration/registration.guard';
@@ -59,19 +59,9 @@ function expectInvalidClient(res: request.Response): void {
   expect(res.headers['www-authenticate']).toMatch(/^Basic/);
 }
 
-async function queryDb<T>(t: TestApp, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new Client({ connectionString: t.databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
-}
-
 /** The admin API's id of the app with this client_id. */
 async function appIdOf(t: TestApp, clientId: string): Promise<string> {
-  const [row] = await queryDb<{ id: string }>(t, 'SELECT id FROM apps WHERE client_id = $1', [clientId]);
+  const [row] = await sql<{ id: string }>(t, 'SELECT id FROM apps WHERE client_id = $1', [clientId]);
   if (!row) throw new Error(`no app with client_id ${clientId}`);
   return row.id;
 }
@@ -195,7 +185,7 @@ describe('registration: confidential and public clients', () => {
     expect(res.body.client_id).not.toBe(chosen.client_id);
     expect(res.body.client_secret).toMatch(CLIENT_SECRET);
     expect(res.body.client_secret).not.toBe(chosen.client_secret);
-    expect(await queryDb(t, 'SELECT id FROM apps WHERE client_id = $1', [chosen.client_id])).toEqual([]);
+    expect(await sql(t, 'SELECT id FROM apps WHERE client_id = $1', [chosen.client_id])).toEqual([]);
   });
 
   it('shows the app in the admin API with provenance dcr, in the default org', async () => {
@@ -214,7 +204,7 @@ describe('registration: confidential and public clients', () => {
 
   it('stores a bcrypt hash of the secret ($2b$), never the secret itself', async () => {
     const res = await register(t, minimal());
-    const [row] = await queryDb<{ secret_hash: string }>(t, 'SELECT secret_hash FROM apps WHERE client_id = $1', [res.body.client_id]);
+    const [row] = await sql<{ secret_hash: string }>(t, 'SELECT secret_hash FROM apps WHERE client_id = $1', [res.body.client_id]);
     expect(row.secret_hash).toMatch(/^\$2b\$\d\d\$/);
     expect(row.secret_hash).not.toContain(res.body.client_secret);
     expect(await bcrypt.compare(res.body.client_secret, row.secret_hash)).toBe(true);
@@ -447,8 +437,8 @@ describe('registration: cleanup of unused self-registered apps', () => {
   }
   /** Moves an app's timestamps into the past, as if it had been registered (and used) that long ago. */
   const age = (id: string, column: 'created_at' | 'last_used_at', seconds: number) =>
-    queryDb(t, `UPDATE apps SET ${column} = now() - make_interval(secs => $2) WHERE id = $1`, [id, seconds]);
-  const exists = async (id: string) => (await queryDb(t, 'SELECT 1 FROM apps WHERE id = $1', [id])).length === 1;
+    sql(t, `UPDATE apps SET ${column} = now() - make_interval(secs => $2) WHERE id = $1`, [id, seconds]);
+  const exists = async (id: string) => (await sql(t, 'SELECT 1 FROM apps WHERE id = $1', [id])).length === 1;
 
   it('removes a never-used DCR app registered longer ago than OAUTH2_DCR_UNUSED_TTL', async () => {
     const app = await registered();
