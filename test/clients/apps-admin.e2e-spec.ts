@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { sql } from '../helpers/database';
 import { bootApp, TestApp } from '../helpers/app';
-import { basic } from '../helpers/clients';
+import { basic, expectAuthenticated, expectInvalidClient, tokenWithBasic } from '../helpers/clients';
+import { expectProblem, field } from '../helpers/problem';
 import { createUser, signIn } from '../helpers/identity';
 
 /**
@@ -17,7 +18,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** 32 random bytes, base64url without padding (SPEC §5). */
 const CLIENT_SECRET = /^[A-Za-z0-9_-]{43}$/;
-const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 /** What an app may ask for when no scope is named: every built-in scope but the privileged `admin`. */
 const UNPRIVILEGED_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'account'];
 const REDIRECT = 'https://billing.example.com/callback';
@@ -25,28 +25,9 @@ const REDIRECT = 'https://billing.example.com/callback';
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
 
-type InvalidFieldError = 'reference_not_found' | 'not_unique' | 'invalid_value' | 'other_error';
 
 /** Asserts an RFC 7807 answer: status, content type, and exactly `{type, title, status, request_id, invalid_fields?}`. */
-function expectProblem(res: request.Response, status: number, type: string, invalidFields?: unknown[]): void {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toBe(PROBLEM_CONTENT_TYPE);
-  expect(JSON.parse(res.text)).toEqual({
-    type,
-    title: expect.stringMatching(/\S/),
-    status,
-    request_id: res.headers['x-request-id'],
-    ...(invalidFields ? { invalid_fields: invalidFields } : {}),
-  });
-}
 
-/** One `invalid_fields` entry; `name` is dotted (`redirect_uris.0`), the pointer is its JSON pointer. */
-const field = (name: string, error: InvalidFieldError = 'invalid_value') => ({
-  name,
-  error,
-  title: expect.stringMatching(/\S/),
-  pointer: '/' + name.split('.').join('/'),
-});
 
 /** An app as the API shows it (never with a secret). */
 const appShape = (a: Partial<Record<string, unknown>> = {}) => ({
@@ -89,22 +70,8 @@ async function defaultOrgId(t: TestApp, cookie: string): Promise<string> {
   return org.id;
 }
 
-/** A client_credentials request authenticated with HTTP Basic: the cheapest way to try a secret. */
-function tokenWithBasic(t: TestApp, clientId: string, secret: string): request.Test {
-  return request(t.url).post('/oauth2/token').type('form').set('Authorization', basic(clientId, secret)).send({ grant_type: 'client_credentials' });
-}
 
-/** Got past client authentication: whatever the grant answers (501 until its handler lands), it is not 401 invalid_client. */
-function expectAuthenticated(res: request.Response): void {
-  expect(res.status).not.toBe(401);
-  expect(res.body.error).not.toBe('invalid_client');
-}
 
-function expectInvalidClient(res: request.Response): void {
-  expect(res.status).toBe(401);
-  expect(res.body).toEqual({ error: 'invalid_client', error_description: expect.any(String) });
-  expect(res.headers['www-authenticate']).toMatch(/^Basic/);
-}
 
 describe('apps admin API', () => {
   let t: TestApp;

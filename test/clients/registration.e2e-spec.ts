@@ -5,7 +5,7 @@ import { DcrCleanupService } from '../../src/clients/registration/dcr-cleanup.se
 import { MAX_REDIRECT_URIS } from '../../src/clients/registration/client-metadata';
 import { REGISTRATIONS_PER_MINUTE } from '../../src/clients/registration/registration.guard';
 import { bootApp, TestApp } from '../helpers/app';
-import { basic } from '../helpers/clients';
+import { expectAuthenticated, expectInvalidClient, tokenWithBasic } from '../helpers/clients';
 import { signIn } from '../helpers/identity';
 
 /**
@@ -43,21 +43,8 @@ function expectRegistrationError(res: request.Response, error: 'invalid_redirect
   expect(res.headers['cache-control']).toBe('no-store');
 }
 
-/** A token request the client is not registered for: authentication runs first, so only a bad client gets 401. */
-function tokenWithBasic(t: TestApp, clientId: string, secret: string): request.Test {
-  return request(t.url).post('/oauth2/token').type('form').set('Authorization', basic(clientId, secret)).send({ grant_type: 'client_credentials' });
-}
 
-function expectAuthenticated(res: request.Response): void {
-  expect(res.status).not.toBe(401);
-  expect(res.body.error).not.toBe('invalid_client');
-}
 
-function expectInvalidClient(res: request.Response): void {
-  expect(res.status).toBe(401);
-  expect(res.body).toEqual({ error: 'invalid_client', error_description: expect.any(String) });
-  expect(res.headers['www-authenticate']).toMatch(/^Basic/);
-}
 
 /** The admin API's id of the app with this client_id. */
 async function appIdOf(t: TestApp, clientId: string): Promise<string> {

@@ -26,3 +26,20 @@ export function basic(clientId: string, secret: string): string {
   const encode = (s: string) => encodeURIComponent(s).replace(/%20/g, '+');
   return `Basic ${Buffer.from(`${encode(clientId)}:${encode(secret)}`).toString('base64')}`;
 }
+
+/** A client_credentials request authenticated with HTTP Basic: the cheapest way to try a secret. */
+export function tokenWithBasic(t: TestApp, clientId: string, secret: string): request.Test {
+  return request(t.url).post('/oauth2/token').type('form').set('Authorization', basic(clientId, secret)).send({ grant_type: 'client_credentials' });
+}
+
+/** Got past client authentication: whatever the grant answers, it is not 401 invalid_client. */
+export function expectAuthenticated(res: request.Response): void {
+  expect(res.status).not.toBe(401);
+  expect(res.body.error).not.toBe('invalid_client');
+}
+
+export function expectInvalidClient(res: request.Response): void {
+  expect(res.status).toBe(401);
+  expect(res.body).toEqual({ error: 'invalid_client', error_description: expect.any(String) });
+  expect(res.headers['www-authenticate']).toMatch(/^Basic/);
+}

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { bootApp, TEST_ADMIN_PASSWORD, TestApp } from '../helpers/app';
 import { createServiceAccount, createUser, postLogin, signIn } from '../helpers/identity';
+import { expectProblem, field } from '../helpers/problem';
 
 /**
  * The admin API (SPEC §2): `/api/v1/users`, `/api/v1/orgs`, `/api/v1/service-accounts`, for admins only, answering
@@ -12,34 +13,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** `pcsa_` + 32 random bytes in base64url. */
 const SERVICE_ACCOUNT_TOKEN = /^pcsa_[A-Za-z0-9_-]{43}$/;
-const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
 
 let counter = 0;
 /** A fresh name that fits the name rule, so tests never collide on uniqueness. */
 const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
 
-type InvalidField = { name: string; error: 'reference_not_found' | 'not_unique' | 'invalid_value' | 'other_error'; title: string; pointer: string };
 
 /**
  * Asserts an RFC 7807 answer of the /api routes: status, content type, and exactly
  * `{type, title, status, request_id, invalid_fields?}`.
  */
-function expectProblem(res: request.Response, status: number, type: string, invalidFields?: unknown[]): Record<string, unknown> {
-  expect(res.status).toBe(status);
-  expect(res.headers['content-type']).toBe(PROBLEM_CONTENT_TYPE);
-  const body = JSON.parse(res.text) as Record<string, unknown>;
-  expect(body).toEqual({
-    type,
-    title: expect.stringMatching(/\S/),
-    status,
-    request_id: res.headers['x-request-id'],
-    ...(invalidFields ? { invalid_fields: invalidFields } : {}),
-  });
-  return body;
-}
 
 /** One entry of `invalid_fields`, for the field named at the top of the body. */
-const field = (name: string, error: InvalidField['error'] = 'invalid_value') => ({ name, error, title: expect.stringMatching(/\S/), pointer: `/${name}` });
 
 /** Nothing that looks like a password or a bcrypt hash may leave the server. */
 function expectNoPasswordMaterial(res: request.Response, password?: string): void {
