@@ -32,6 +32,7 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   });
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
+  app.set('trust proxy', options.config.trustProxy);
   app.use(requestIdMiddleware);
   app.use(
     helmet({

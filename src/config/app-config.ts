@@ -17,6 +17,8 @@ export interface AppConfig {
   /** Where the embedded PostgreSQL keeps its data; kept across restarts. */
   readonly dataDir: string;
   readonly logLevel: string;
+  /** Behind a load balancer, which hops to trust for the client address (rate limits are per address). */
+  readonly trustProxy: boolean | number | string;
   readonly authorizationServer: {
     readonly enabled: boolean;
     /** No trailing slash: every `iss` and metadata URL is built by appending a path (RFC 8414 §2). */

@@ -42,6 +42,13 @@ describe('loadConfig', () => {
     expect(config.dataDir).toMatch(/\.data$/);
   });
 
+  it('reads TRUST_PROXY as a boolean, a hop count or a list', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+  });
+
   it('derives the default issuer from PORT', () => {
     expect(loadConfig({ PORT: '8080' }).authorizationServer.issuerUrl).toBe('http://localhost:8080');
   });
@@ -111,6 +118,8 @@ auth:
       [{ KEY_ENCRYPTION_SECRET: 'tiny' }, 'KEY_ENCRYPTION_SECRET must be at least 16 characters long'],
       [{ OAUTH2_DCR_INITIAL_ACCESS_TOKEN: 'tiny' }, 'OAUTH2_DCR_INITIAL_ACCESS_TOKEN must be at least 16 characters long'],
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
+      [{ TRUST_PROXY: 'every$one' }, 'TRUST_PROXY must be true, false, a hop count, or a comma-separated list of proxy addresses'],
+      [{ OAUTH2_DCR_IDLE_TTL: 'soon' }, 'OAUTH2_DCR_IDLE_TTL must be a positive duration'],
       [{ OAUTH2_SCOPES: 'openid=mine' }, 'OAUTH2_SCOPES declares the scope "openid" twice or redefines a built-in scope'],
       [{ OAUTH2_SCOPES: 'bad"scope=desc' }, 'OAUTH2_SCOPES has a scope with an invalid name'],
       [{ OAUTH2_SCOPES: 'reports=' }, 'OAUTH2_SCOPES needs a description for the scope "reports"'],

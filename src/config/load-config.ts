@@ -19,6 +19,7 @@ const S = {
   databaseUrl: { env: 'DATABASE_URL', yaml: 'database.url' },
   dataDir: { env: 'DATA_DIR', yaml: 'database.dataDir' },
   logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
+  trustProxy: { env: 'TRUST_PROXY', yaml: 'server.trustProxy' },
   asEnabled: { env: 'OAUTH2_AS_ENABLED', yaml: 'auth.oauth2.authorizationServer.enabled' },
   issuerUrl: { env: 'ISSUER_URL', yaml: 'auth.oauth2.authorizationServer.issuerURL' },
   requirePkce: { env: 'OAUTH2_REQUIRE_PKCE', yaml: 'auth.oauth2.authorizationServer.requirePKCE' },
@@ -65,6 +66,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: read.databaseUrl(S.databaseUrl),
     dataDir: resolve(read.string(S.dataDir) ?? '.data'),
     logLevel: read.oneOf(S.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) ?? 'info',
+    trustProxy: read.trustProxy(S.trustProxy) ?? false,
     authorizationServer: {
       enabled: asEnabled,
       issuerUrl: issuer ?? `http://localhost:${port}`,
@@ -177,6 +179,19 @@ class SettingReader {
     const hostname = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
     if (!isIP(value) && !hostname.test(value)) this.fail(source, `must be an IP address or a host name, not "${value}"`);
     return value;
+  }
+
+  /**
+   * Express's `trust proxy`: false (the default: the socket's address is the client's), true, a hop count, or a
+   * comma-separated list of proxy addresses / subnets (`loopback`, `10.0.0.0/8`).
+   */
+  trustProxy(source: Source): boolean | number | string | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+    if (/^\d{1,2}$/.test(value)) return Number(value);
+    if (/^[A-Za-z0-9.:/_, -]{1,500}$/.test(value)) return value;
+    this.fail(source, 'must be true, false, a hop count, or a comma-separated list of proxy addresses');
   }
 
   /** Seconds, as a whole number or with a unit: `900`, `900s`, `15m`, `12h`, `30d`. */

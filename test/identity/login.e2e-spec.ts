@@ -216,3 +216,23 @@ describe('cookies on an https issuer', () => {
     expect(cookiesOf(res).session_id.attributes).toMatch(/Secure/);
   });
 });
+
+describe('the lockout behind a trusted proxy (TRUST_PROXY)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await bootApp({ env: { TRUST_PROXY: 'loopback' } });
+  });
+  afterAll(() => t.close());
+
+  const attempt = async (ip: string, password: string) => {
+    const form = await loginForm(t);
+    return request(t.url).post('/login').set('Cookie', form.cookie).set('X-Forwarded-For', ip).type('form')
+      .send({ username: 'admin', password, csrf_token: form.csrfToken });
+  };
+
+  it('counts failures per client address, as the proxy reports it', async () => {
+    for (let i = 0; i < 10; i++) expect((await attempt('203.0.113.7', 'wrong')).status).toBe(401);
+    expect((await attempt('203.0.113.7', TEST_ADMIN_PASSWORD)).status).toBe(429);
+    expect((await attempt('198.51.100.9', TEST_ADMIN_PASSWORD)).status).toBe(303);
+  });
+});
