@@ -1,0 +1,55 @@
+import { BrowserSessionsService } from '../../src/identity/sessions/browser-sessions.service';
+import { MaintenanceService } from '../../src/token/maintenance.service';
+import { bootApp, TestApp } from '../helpers/app';
+import { createApp } from '../helpers/clients';
+import { sql } from '../helpers/database';
+import { signIn } from '../helpers/identity';
+import { authorizeAndConsent } from '../helpers/oauth';
+
+/** SPEC §6: expired rows are pruned. */
+describe('pruning expired rows', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await bootApp();
+    const admin = await signIn(t);
+    const app = await createApp(t, admin, { grant_types: ['authorization_code', 'refresh_token'] });
+    await authorizeAndConsent(t, app, admin);
+    await authorizeAndConsent(t, app, admin);
+    await signIn(t);
+  });
+  afterAll(() => t.close());
+
+  const count = async (table: string) => (await sql<{ n: number }>(t, `SELECT count(*)::int AS n FROM ${table}`))[0].n;
+
+  it('removes codes long expired, and keeps the others', async () => {
+    await sql(t, `UPDATE authorization_codes SET expires_at = now() - interval '2 hours'
+                   WHERE id = (SELECT id FROM authorization_codes ORDER BY created_at LIMIT 1)`);
+    expect(await count('authorization_codes')).toBe(2);
+    const pruned = await t.app.get(MaintenanceService).prune();
+    expect(pruned.codes).toBe(1);
+    expect(await count('authorization_codes')).toBe(1);
+  });
+
+  it('removes expired denied jtis and retired keys no token can need, and keeps the active key', async () => {
+    await sql(t, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ('old', now() - interval '1 minute'), ('live', now() + interval '1 hour')`);
+    await sql(t, `INSERT INTO signing_keys (kid, status, public_jwk, private_key, publish_until) VALUES ('retired-long-ago', 'retired', '{}', 'x', now() - interval '1 minute')`);
+    const pruned = await t.app.get(MaintenanceService).prune();
+    expect(pruned).toMatchObject({ revokedAccessTokens: 1, signingKeys: 1 });
+    expect(await sql(t, 'SELECT jti FROM revoked_access_tokens')).toEqual([{ jti: 'live' }]);
+    expect(await sql(t, `SELECT status FROM signing_keys`)).toEqual([{ status: 'active' }]);
+  });
+
+  it('removes expired refresh tokens', async () => {
+    await sql(t, `INSERT INTO refresh_tokens (token_hash, family_id, grant_id, app_id, user_id, expires_at)
+                  SELECT repeat('f', 64), gen_random_uuid(), g.id, g.app_id, g.user_id, now() - interval '1 second' FROM grants g LIMIT 1`);
+    expect((await t.app.get(MaintenanceService).prune()).refreshTokens).toBe(1);
+  });
+
+  it('removes expired browser sessions', async () => {
+    const before = await count('browser_sessions');
+    await sql(t, `UPDATE browser_sessions SET expires_at = now() - interval '1 second'
+                   WHERE id = (SELECT id FROM browser_sessions ORDER BY created_at LIMIT 1)`);
+    expect(await t.app.get(BrowserSessionsService).pruneExpired()).toBe(1);
+    expect(await count('browser_sessions')).toBe(before - 1);
+  });
+});
