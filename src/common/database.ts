@@ -5,11 +5,6 @@ function sqlState(e: unknown): string | undefined {
   return e instanceof QueryFailedError ? (e.driverError as { code?: string }).code : undefined;
 }
 
-/** The constraint a failed statement broke, for mapping it to a field. */
-export function violatedConstraint(e: unknown): string | undefined {
-  return e instanceof QueryFailedError ? (e.driverError as { constraint?: string }).constraint : undefined;
-}
-
 export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505';
 /** 23503 foreign_key_violation, or 23001 restrict_violation from an ON DELETE RESTRICT key. */
 export const isForeignKeyViolation = (e: unknown): boolean => ['23503', '23001'].includes(sqlState(e) ?? '');

@@ -50,4 +50,3 @@ export const consentRequired = (description: string) => new OAuthError('consent_
 export const invalidRedirectUri = (description: string) => new OAuthError('invalid_redirect_uri', description);
 export const invalidClientMetadata = (description: string) => new OAuthError('invalid_client_metadata', description);
 export const serverError = (detail: string) => new OAuthError('server_error', 'the server could not complete the request', 500, detail);
-export const temporarilyUnavailable = (description: string) => new OAuthError('temporarily_unavailable', description, 503);

@@ -49,7 +49,6 @@ export const unauthorised = (title = 'Authentication is required', headers: Reco
   new ApiProblem('unauthorised', title, 401, undefined, headers);
 export const validationError = (fields: InvalidField[], title = 'The request is not valid') =>
   new ApiProblem('validation_error', title, 400, fields);
-export const invalidParameter = (title: string, fields?: InvalidField[]) => new ApiProblem('invalid_parameter', title, 400, fields);
 
 /** Which problem type an HTTP status means when nothing more specific was thrown. */
 export function problemTypeForStatus(status: number): ProblemType {

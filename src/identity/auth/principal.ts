@@ -31,5 +31,3 @@ export interface ServiceAccountPrincipal {
   readonly orgId: string;
   readonly via: 'service_account_token';
 }
-
-export const principalId = (p: Principal): string => (p.kind === 'user' ? p.userId : p.serviceAccountId);
