@@ -80,7 +80,7 @@ export class AuthorizeService {
       // Step 4: consent remembered for every requested scope.
       const grant = await this.grants.find(user.id, request.app.id);
       if (grant && !request.prompt.has('consent') && scopes.every((s) => grant.scopes.includes(s))) {
-        await this.grants.touch(grant);
+        await this.grants.markUsed(grant.id);
         return redirect(await this.issueCode(request, user.id, grant.id, scopes, session.authenticatedAt));
       }
       // Step 5: ask.

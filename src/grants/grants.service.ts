@@ -25,7 +25,11 @@ export class GrantsService {
     return this.grants.findOneByOrFail({ id: rows[0].id });
   }
 
-  async touch(grant: GrantEntity): Promise<void> {
-    await this.grants.update({ id: grant.id }, { lastUsedAt: new Date() });
+  /** Records that the app used the grant (shown on /account/apps), at most once a minute per grant. */
+  async markUsed(grantId: string): Promise<void> {
+    await this.grants.query(
+      `UPDATE grants SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
+      [grantId],
+    );
   }
 }

@@ -80,6 +80,15 @@ describe('POST /oauth2/token', () => {
       expect(res.body.refresh_token).toBeUndefined();
     });
 
+    it('records the use of the grant (the "last used" of /account/apps)', async () => {
+      const fresh = await createApp(t, admin, { name: 'used', redirect_uris: ['https://used.example.com/cb'] });
+      const { code, verifier } = await authorizeAndConsent(t, fresh, user);
+      const lastUsed = () => sql<{ last_used_at: Date | null }>(t, 'SELECT g.last_used_at FROM grants g JOIN apps a ON a.id = g.app_id WHERE a.client_id = $1', [fresh.clientId]);
+      expect(await lastUsed()).toEqual([{ last_used_at: null }]);
+      expect((await exchange(fresh, code, verifier)).status).toBe(200);
+      expect(await lastUsed()).toEqual([{ last_used_at: expect.any(Date) }]);
+    });
+
     it('accepts a JSON body', async () => {
       const { code, verifier } = await authorizeAndConsent(t, app, user);
       const res = await request(t.url).post('/oauth2/token').set('Authorization', basic(app.clientId, app.clientSecret!))

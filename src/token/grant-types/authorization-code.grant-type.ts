@@ -5,6 +5,7 @@ import { CryptoService } from '../../common/crypto/crypto.service';
 import { invalidGrant, invalidRequest } from '../../common/oauth/oauth-error';
 import { AccessTokenDenyList } from '../../grants/access-token-deny-list.service';
 import { AuthorizationCodesService } from '../../grants/authorization-codes.service';
+import { GrantsService } from '../../grants/grants.service';
 import { RefreshTokensService } from '../../grants/refresh-tokens.service';
 import { AccessTokensService } from '../access-tokens.service';
 import { TokenRequestDto, TokenResponseDto } from '../dto/token.dto';
@@ -29,6 +30,7 @@ export class AuthorizationCodeGrantType implements GrantTypeHandler {
     private readonly denyList: AccessTokenDenyList,
     private readonly accessTokens: AccessTokensService,
     private readonly crypto: CryptoService,
+    private readonly grants: GrantsService,
   ) {}
 
   async handle(client: AuthenticatedClient, request: TokenRequestDto): Promise<TokenResponseDto> {
@@ -64,9 +66,12 @@ export class AuthorizationCodeGrantType implements GrantTypeHandler {
       const idToken = code.scopes.includes('openid')
         ? await this.accessTokens.signIdToken({ subject: code.userId, clientId: client.app.clientId, nonce: code.nonce, authTime: code.authTime })
         : undefined;
-      return tokenResponse(access, code.scopes, { refreshToken, idToken });
+      return { grantId: code.grantId, response: tokenResponse(access, code.scopes, { refreshToken, idToken }) };
     });
-    if (issued) return issued;
+    if (issued) {
+      await this.grants.markUsed(issued.grantId);
+      return issued.response;
+    }
 
     await this.revokeReplayed(raw);
     throw invalidGrant('the authorization code is invalid, expired or already used');

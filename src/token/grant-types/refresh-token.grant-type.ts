@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { AuthenticatedClient } from '../../clients/authentication/client-authentication.service';
 import { invalidGrant, invalidRequest } from '../../common/oauth/oauth-error';
+import { GrantsService } from '../../grants/grants.service';
 import { RefreshTokensService } from '../../grants/refresh-tokens.service';
 import { AccessTokensService, SignedAccessToken } from '../access-tokens.service';
 import { TokenRequestDto, TokenResponseDto } from '../dto/token.dto';
@@ -20,6 +21,7 @@ export class RefreshTokenGrantType implements GrantTypeHandler {
   constructor(
     private readonly refreshTokens: RefreshTokensService,
     private readonly accessTokens: AccessTokensService,
+    private readonly grants: GrantsService,
   ) {}
 
   async handle(client: AuthenticatedClient, request: TokenRequestDto): Promise<TokenResponseDto> {
@@ -28,6 +30,7 @@ export class RefreshTokenGrantType implements GrantTypeHandler {
     let scopes: string[] = [];
     let subject = '';
     let authTime: Date | null = null;
+    let grantId = '';
 
     const result = await this.refreshTokens.rotate(request.refresh_token, client.app.id, async (parent) => {
       // Checked inside the rotation: a refused request rolls back and leaves the token usable.
@@ -35,6 +38,7 @@ export class RefreshTokenGrantType implements GrantTypeHandler {
       const resources = checkAuthorizedResource(request.resource, parent.resources);
       subject = parent.userId;
       authTime = parent.authTime;
+      grantId = parent.grantId;
       access = await this.accessTokens.sign({ subject: parent.userId, clientId: client.app.clientId, scopes, resources, authTime: parent.authTime });
       return { accessTokenJti: access.jti, accessTokenExpiresAt: access.expiresAt };
     });
@@ -42,6 +46,7 @@ export class RefreshTokenGrantType implements GrantTypeHandler {
       if (result.reason === 'reused') this.logger.warn({ clientId: client.app.clientId }, 'rotated refresh token reused: its family is revoked');
       throw invalidGrant('the refresh token is invalid, expired, revoked or already used', result.reason);
     }
+    await this.grants.markUsed(grantId);
     const idToken = scopes.includes('openid')
       ? await this.accessTokens.signIdToken({ subject, clientId: client.app.clientId, authTime })
       : undefined;
