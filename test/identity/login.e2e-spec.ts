@@ -2,7 +2,7 @@ import request from 'supertest';
 import { CryptoService } from '../../src/common/crypto/crypto.service';
 import { sql } from '../helpers/database';
 import { bootApp, TEST_ADMIN_PASSWORD, TestApp } from '../helpers/app';
-import { cookiesOf, createUser, loginForm, postLogin, signIn } from '../helpers/identity';
+import { cookiesOf, createServiceAccount, createUser, loginForm, postLogin, signIn } from '../helpers/identity';
 
 
 describe('browser sign-in', () => {
@@ -234,5 +234,38 @@ describe('the lockout behind a trusted proxy (TRUST_PROXY)', () => {
     for (let i = 0; i < 10; i++) expect((await attempt('203.0.113.7', 'wrong')).status).toBe(401);
     expect((await attempt('203.0.113.7', TEST_ADMIN_PASSWORD)).status).toBe(429);
     expect((await attempt('198.51.100.9', TEST_ADMIN_PASSWORD)).status).toBe(303);
+  });
+});
+
+describe('the session cookie on /api from another origin', () => {
+  let t: TestApp;
+  let admin: string;
+  beforeAll(async () => {
+    t = await bootApp();
+    admin = await signIn(t);
+  });
+  afterAll(() => t.close());
+
+  it('refuses a state-changing request whose Origin is not ours: 403, nothing created', async () => {
+    const res = await request(t.url).post('/api/v1/orgs').set('Cookie', admin).set('Origin', 'https://sibling.example.com').send({ name: 'forged' });
+    expect(res.status).toBe(403);
+    const list = await request(t.url).get('/api/v1/orgs').set('Cookie', admin);
+    expect(list.body.items.map((o: { name: string }) => o.name)).not.toContain('forged');
+  });
+
+  it('accepts the same request from our own origin', async () => {
+    const res = await request(t.url).post('/api/v1/orgs').set('Cookie', admin).set('Origin', t.url).send({ name: 'genuine' });
+    expect(res.status).toBe(201);
+  });
+
+  it('lets reads through from anywhere (nothing changes, and CORS keeps the answer from the other site)', async () => {
+    const res = await request(t.url).get('/api/v1/orgs').set('Cookie', admin).set('Origin', 'https://sibling.example.com');
+    expect(res.status).toBe(200);
+  });
+
+  it('does not apply to bearer tokens, which no browser sends on its own', async () => {
+    const { token } = await createServiceAccount(t, admin, 'origin-robot', 'admin');
+    const res = await request(t.url).post('/api/v1/orgs').set('Authorization', `Bearer ${token}`).set('Origin', 'https://elsewhere.example').send({ name: 'by-robot' });
+    expect(res.status).toBe(201);
   });
 });

@@ -1,4 +1,6 @@
-import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/common';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { ApiProblem, forbidden, unauthorised } from '../../common/problem/problem';
@@ -8,6 +10,7 @@ import type { Principal } from './principal';
 
 const BEARER = /^Bearer\s+/i;
 const CHALLENGE = 'Bearer realm="portcullis"';
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
  * The global guard: every route needs a caller unless marked @Public (default deny). A caller is a browser
@@ -18,10 +21,15 @@ const CHALLENGE = 'Bearer realm="portcullis"';
 export class AuthenticationGuard implements CanActivate {
   private readonly bearer = new (AuthGuard('bearer'))();
 
+  private readonly origin: string;
+
   constructor(
     private readonly reflector: Reflector,
     private readonly sessions: BrowserSessionsService,
-  ) {}
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    this.origin = new URL(config.authorizationServer.issuerUrl).origin;
+  }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<AuthenticatedRequest>();
@@ -47,8 +55,22 @@ export class AuthenticationGuard implements CanActivate {
       return (req as AuthenticatedRequest & { user: Principal }).user;
     }
     const fromSession = await this.fromSession(req);
-    if (fromSession) return fromSession;
+    if (fromSession) {
+      this.refuseCrossOrigin(req);
+      return fromSession;
+    }
     throw unauthorised('Sign in, or send a bearer token in the Authorization header', { 'WWW-Authenticate': CHALLENGE });
+  }
+
+  /**
+   * A cookie rides along on requests other sites make; SameSite=Lax stops cross-site POSTs but not same-site ones
+   * (a sibling subdomain). So a session may change things only from our own origin: browsers send `Origin` on
+   * every cross-origin unsafe request, and a foreign one is refused.
+   */
+  private refuseCrossOrigin(req: AuthenticatedRequest): void {
+    if (SAFE_METHODS.has(req.method)) return;
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== this.origin) throw forbidden('Cross-origin requests cannot use the session cookie');
   }
 
   private async fromSession(req: AuthenticatedRequest): Promise<Principal | undefined> {
