@@ -100,6 +100,15 @@ describe('HTTP foundation', () => {
       expect(res.body).toEqual({ error: 'invalid_request', error_description: 'The request body is too large' });
     });
 
+    it('logs what it refused (never the body), though the request logger never saw it', async () => {
+      const res = await request(t.url).post('/api/v1/probe').set('Content-Type', 'application/json').set('X-Request-Id', 'too-large-body-1')
+        .send(JSON.stringify({ name: big, count: 1 }));
+      expect(res.status).toBe(413);
+      const line = t.logs.entries().find((e) => e.requestId === 'too-large-body-1');
+      expect(line).toMatchObject({ msg: 'request body refused', status: 413, reason: 'entity.too.large', path: '/api/v1/probe' });
+      expect(t.logs.text).not.toContain(big.slice(0, 1000));
+    });
+
     it('answers malformed JSON with 400, never 500', async () => {
       const res = await request(t.url).post('/api/v1/probe').set('Content-Type', 'application/json').send('{"name": "a",');
       expect(res.status).toBe(400);

@@ -26,6 +26,10 @@ export class HttpErrorFilter implements ExceptionFilter {
       return;
     }
     const path = req.path ?? req.url ?? '/';
+    if (isBodyParserError(exception)) {
+      // Refused before routing, so the request logger never saw it: say here what was refused (never the body).
+      this.logger.warn({ requestId: requestIdOf(req), method: req.method, path, status: exception.status, reason: exception.type }, 'request body refused');
+    }
     if (PROTOCOL_PATH.test(path) && !isNotFound(exception)) {
       this.writeOAuthError(res, req, this.toOAuthError(exception, path));
     } else {
@@ -83,6 +87,12 @@ export class HttpErrorFilter implements ExceptionFilter {
     res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
     res.send(JSON.stringify(body));
   }
+}
+
+/** http-errors raised by the body parser (413, 415, 400 on a bad encoding or malformed JSON). */
+function isBodyParserError(exception: unknown): exception is { status: number; type: string } {
+  const e = exception as { status?: unknown; type?: unknown };
+  return typeof e?.type === 'string' && /^(entity|encoding|charset|request)\./.test(e.type) && typeof e.status === 'number';
 }
 
 function isNotFound(exception: unknown): boolean {
