@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { AccessTokenDenyList } from '../grants/access-token-deny-list.service';
 import { AuthorizationCodesService } from '../grants/authorization-codes.service';
 import { RefreshTokensService } from '../grants/refresh-tokens.service';
@@ -8,9 +9,8 @@ const EVERY_MS = 10 * 60 * 1000;
 
 /** Expired rows are pruned (SPEC §6): codes, refresh tokens, denied jtis and keys no token can need. */
 @Injectable()
-export class MaintenanceService implements OnModuleInit, OnModuleDestroy {
+export class MaintenanceService {
   private readonly logger = new Logger(MaintenanceService.name);
-  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly codes: AuthorizationCodesService,
@@ -19,14 +19,7 @@ export class MaintenanceService implements OnModuleInit, OnModuleDestroy {
     private readonly keys: SigningKeysService,
   ) {}
 
-  onModuleInit(): void {
-    this.timer = setInterval(() => void this.prune().catch((err) => this.logger.warn({ err }, 'pruning failed')), EVERY_MS).unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
+  @Interval(EVERY_MS)
   async prune(): Promise<Record<string, number>> {
     const pruned = {
       codes: await this.codes.pruneExpired(),

@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -11,23 +12,15 @@ const SWEEP_EVERY_MS = 10 * 60 * 1000;
  * client then gets `invalid_client` and registers again.
  */
 @Injectable()
-export class DcrCleanupService implements OnModuleInit, OnModuleDestroy {
+export class DcrCleanupService {
   private readonly logger = new Logger(DcrCleanupService.name);
-  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly dataSource: DataSource,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  onModuleInit(): void {
-    this.timer = setInterval(() => void this.sweep().catch((err) => this.logger.warn({ err }, 'DCR cleanup failed')), SWEEP_EVERY_MS).unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
-  }
-
+  @Interval(SWEEP_EVERY_MS)
   async sweep(): Promise<number> {
     const [, affected] = (await this.dataSource.query(
       `DELETE FROM apps a

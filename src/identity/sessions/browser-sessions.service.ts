@@ -1,4 +1,5 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { Interval } from '@nestjs/schedule';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHmac } from 'node:crypto';
 import { LessThan, MoreThan, Repository } from 'typeorm';
@@ -21,23 +22,13 @@ export interface NewSession {
 
 /** Browser sessions: the `session_id` cookie holds 256 random bits; the database only their SHA-256. */
 @Injectable()
-export class BrowserSessionsService implements OnModuleInit, OnModuleDestroy {
-  private pruneTimer?: NodeJS.Timeout;
-
+export class BrowserSessionsService {
   constructor(
     @InjectRepository(BrowserSessionEntity) private readonly sessions: Repository<BrowserSessionEntity>,
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
-
-  onModuleInit(): void {
-    this.pruneTimer = setInterval(() => void this.pruneExpired().catch(() => undefined), PRUNE_EVERY_MS).unref();
-  }
-
-  onModuleDestroy(): void {
-    clearInterval(this.pruneTimer);
-  }
 
   async create(user: Pick<UserEntity, 'id'>): Promise<NewSession> {
     const rawId = this.crypto.randomToken(32);
@@ -80,6 +71,7 @@ export class BrowserSessionsService implements OnModuleInit, OnModuleDestroy {
     return typeof token === 'string' && this.crypto.safeEqual(this.csrfTokenFor(rawId), token);
   }
 
+  @Interval(PRUNE_EVERY_MS)
   async pruneExpired(): Promise<number> {
     const { affected } = await this.sessions.delete({ expiresAt: LessThan(this.clock.now()) });
     return affected ?? 0;
