@@ -1,8 +1,9 @@
 /**
  * `npm run bench`: builds nothing, starts the BUILT server (`npm run build` first) in its own process on a fresh
- * embedded PostgreSQL, and measures the hot protocol paths with autocannon from this process. Prints a table of
- * requests per second, latency percentiles and the server's resident memory. Nothing here asserts a target:
- * the figures are for reading and comparing.
+ * embedded PostgreSQL, and measures the hot protocol paths with autocannon from this process. Then it does the
+ * same for panva's oidc-provider (in-memory adapter, ES256 JWT access tokens) on the routes both serve, so the
+ * figures compare on this machine. Prints requests per second, latency percentiles and resident memory. Nothing
+ * here asserts a target: the figures are for reading and comparing. BENCH_COMPARE=none skips oidc-provider.
  */
 import autocannon from 'autocannon';
 import { ChildProcess, spawn } from 'node:child_process';
@@ -50,16 +51,50 @@ async function main(): Promise<void> {
     ];
     const rssAfter = rss(server.pid!);
 
-    console.log(`\nPortcullis benchmark — ${DURATION_S} s per route, ${CONNECTIONS} connections, server and load generator on this machine`);
-    console.log('route'.padEnd(52), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'non-2xx'.padStart(8));
-    for (const r of results) {
-      console.log(r.title.padEnd(52), r.rps.toFixed(0).padStart(9), r.p50.toFixed(1).padStart(8), r.p99.toFixed(1).padStart(8), String(r.errors).padStart(8));
-    }
+    printTable(`Portcullis — ${DURATION_S} s per route, ${CONNECTIONS} connections, server and load generator on this machine`, results);
     console.log(`server RSS: ${rssBefore} MiB after start-up, ${rssAfter} MiB after the load`);
+    if (process.env.BENCH_COMPARE !== 'none') await benchOidcProvider();
   } finally {
     server.kill('SIGTERM');
     await new Promise((resolve) => server.once('exit', resolve));
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** The same routes on oidc-provider, configured alike (bench/oidc-provider-server.mjs). */
+async function benchOidcProvider(): Promise<void> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const secret = 'bench-secret-for-oidc-provider-0123456789';
+  const server = spawn(process.execPath, [join(__dirname, 'oidc-provider-server.mjs'), String(port), 'bench', secret], { stdio: ['ignore', 'ignore', 'ignore'] });
+  try {
+    await waitReady(`${base}/.well-known/openid-configuration`, server);
+    const rssBefore = rss(server.pid!);
+    const results = [
+      await run('discovery  GET /.well-known/openid-configuration', { url: `${base}/.well-known/openid-configuration` }),
+      await run('jwks       GET /jwks', { url: `${base}/jwks` }),
+      await run('token      POST client_credentials (Basic)', {
+        url: `${base}/token`, method: 'POST', body: 'grant_type=client_credentials',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`bench:${secret}`).toString('base64')}` },
+      }),
+    ];
+    printTable(`oidc-provider ${oidcProviderVersion()} (in-memory adapter, ES256 JWT access tokens) — same load`, results);
+    console.log(`server RSS: ${rssBefore} MiB after start-up, ${rss(server.pid!)} MiB after the load`);
+  } finally {
+    server.kill('SIGTERM');
+    await new Promise((resolve) => server.once('exit', resolve));
+  }
+}
+
+function oidcProviderVersion(): string {
+  return (JSON.parse(readFileSync(join(ROOT, 'node_modules/oidc-provider/package.json'), 'utf8')) as { version: string }).version;
+}
+
+function printTable(heading: string, results: { title: string; rps: number; p50: number; p99: number; errors: number }[]): void {
+  console.log(`\n${heading}`);
+  console.log('route'.padEnd(52), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'non-2xx'.padStart(8));
+  for (const r of results) {
+    console.log(r.title.padEnd(52), r.rps.toFixed(0).padStart(9), r.p50.toFixed(1).padStart(8), r.p99.toFixed(1).padStart(8), String(r.errors).padStart(8));
   }
 }
 
