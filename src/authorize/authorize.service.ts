@@ -10,9 +10,8 @@ import { APP_CONFIG } from '../config/config.module';
 import { AuthorizationCodesService } from '../grants/authorization-codes.service';
 import { GrantsService } from '../grants/grants.service';
 import type { Principal } from '../identity/auth/principal';
-import { BrowserSessionEntity } from '../identity/entities/browser-session.entity';
 import type { UserEntity } from '../identity/entities/user.entity';
-import { BrowserSessionsService, SESSION_COOKIE } from '../identity/sessions/browser-sessions.service';
+import { BrowserSessionsService } from '../identity/sessions/browser-sessions.service';
 import { UsersService } from '../identity/users/users.service';
 import { checkClient, checkClientId } from './checks/check-client';
 import { checkPkce } from './checks/check-pkce';
@@ -66,15 +65,15 @@ export class AuthorizeService {
   async start(params: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
     return this.answer(async () => {
       const request = await this.validate(params);
-      const session = await this.session(cookies);
+      const signedIn = await this.sessions.fromCookies(cookies);
       const fail = (e: OAuthError) => e.redirectTo(request.redirectUri, request.state);
 
       // Step 3: no session (or the client asks to sign in again): sign in first, then come back here.
-      if (!session?.user || request.prompt.has('login')) {
+      if (!signedIn || request.prompt.has('login')) {
         if (request.prompt.has('none')) throw fail(loginRequired('the user is not signed in'));
         return redirect(`/login?return_to=${encodeURIComponent(this.authorizeUrl(params, { dropLogin: true }))}`);
       }
-      const user = session.user;
+      const { user, session } = signedIn;
       const scopes = this.grantableScopes(request.scopes, user);
 
       // Step 4: consent remembered for every requested scope.
@@ -85,7 +84,7 @@ export class AuthorizeService {
       }
       // Step 5: ask.
       if (request.prompt.has('none')) throw fail(consentRequired('the user has not consented to these scopes'));
-      return this.consentPage(request, params, user, scopes, cookies[SESSION_COOKIE] as string);
+      return this.consentPage(request, params, user, scopes, signedIn.rawId);
     });
   }
 
@@ -93,18 +92,18 @@ export class AuthorizeService {
   async decide(body: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
     return this.answer(async () => {
       const request = await this.validate({ ...body, prompt: undefined });
-      const rawSession = cookies[SESSION_COOKIE];
-      const session = await this.session(cookies);
-      if (!session?.user) return redirect(`/login?return_to=${encodeURIComponent(this.authorizeUrl(body, { dropLogin: true }))}`);
+      const signedIn = await this.sessions.fromCookies(cookies);
+      if (!signedIn) return redirect(`/login?return_to=${encodeURIComponent(this.authorizeUrl(body, { dropLogin: true }))}`);
       // A decision without this session's CSRF token (a forged cross-site POST) gets no code and no redirect.
-      if (!this.sessions.verifyCsrf(rawSession as string, body.csrf_token)) {
+      if (!this.sessions.verifyCsrf(signedIn.rawId, body.csrf_token)) {
         return render('error', { title: 'Request expired', heading: 'This request has expired', message: 'Go back to the application and try again.', code: 'invalid_csrf_token' }, 403);
       }
       const decision = readDecision(body);
       if (decision === 'deny') throw accessDenied('the user denied the request').redirectTo(request.redirectUri, request.state);
-      const scopes = this.grantableScopes(request.scopes, session.user);
-      const grant = await this.grants.record(session.user.id, request.app.id, scopes);
-      return redirect(await this.issueCode(request, session.user.id, grant.id, scopes, session.authenticatedAt));
+      const { user, session } = signedIn;
+      const scopes = this.grantableScopes(request.scopes, user);
+      const grant = await this.grants.record(user.id, request.app.id, scopes);
+      return redirect(await this.issueCode(request, user.id, grant.id, scopes, session.authenticatedAt));
     });
   }
 
@@ -240,11 +239,6 @@ export class AuthorizeService {
       else query.delete('prompt');
     }
     return `/oauth2/authorize?${query.toString()}`;
-  }
-
-  private async session(cookies: Record<string, unknown>): Promise<BrowserSessionEntity | null> {
-    const raw = cookies[SESSION_COOKIE];
-    return typeof raw === 'string' && raw !== '' ? this.sessions.find(raw) : null;
   }
 }
 

@@ -25,9 +25,7 @@ const REDIRECT = 'https://billing.example.com/callback';
 let counter = 0;
 const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`;
 
-
 /** Asserts an RFC 7807 answer: status, content type, and exactly `{type, title, status, request_id, invalid_fields?}`. */
-
 
 /** An app as the API shows it (never with a secret). */
 const appShape = (a: Partial<Record<string, unknown>> = {}) => ({
@@ -69,9 +67,6 @@ async function defaultOrgId(t: TestApp, cookie: string): Promise<string> {
   if (!org) throw new Error('no default org');
   return org.id;
 }
-
-
-
 
 describe('apps admin API', () => {
   let t: TestApp;

@@ -4,7 +4,7 @@ import { APP_CONFIG } from '../../config/config.module';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { ApiProblem, forbidden, unauthorised } from '../../common/problem/problem';
-import { BrowserSessionsService, SESSION_COOKIE } from '../sessions/browser-sessions.service';
+import { BrowserSessionsService } from '../sessions/browser-sessions.service';
 import { ACCESS_KEY, AccessRule, AuthenticatedRequest, PUBLIC_KEY } from './auth.decorators';
 import type { Principal } from './principal';
 
@@ -74,8 +74,7 @@ export class AuthenticationGuard implements CanActivate {
   }
 
   private async fromSession(req: AuthenticatedRequest): Promise<Principal | undefined> {
-    const raw = (req.cookies as Record<string, unknown> | undefined)?.[SESSION_COOKIE];
-    return typeof raw === 'string' && raw !== '' ? this.sessions.principalFor(raw) : undefined;
+    return this.sessions.principalFrom(req.cookies as Record<string, unknown> | undefined);
   }
 
   private authorise(principal: Principal, rule: AccessRule): void {

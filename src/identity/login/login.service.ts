@@ -99,16 +99,15 @@ export class LoginService {
 
   /** `/`: who is signed in, and a way out. */
   async home(cookies: Record<string, unknown>): Promise<PageResult> {
-    const rawId = cookies[SESSION_COOKIE];
-    const session = typeof rawId === 'string' && rawId !== '' ? await this.sessions.find(rawId) : null;
-    if (!session?.user) return render('home', { title: 'Portcullis', signedIn: false });
-    const { user } = session;
+    const signedIn = await this.sessions.fromCookies(cookies);
+    if (!signedIn) return render('home', { title: 'Portcullis', signedIn: false });
+    const { user, rawId } = signedIn;
     const name = [user.givenName, user.familyName].filter(Boolean).join(' ');
     return render('home', {
       title: 'Portcullis',
       signedIn: true,
       user: { username: user.username, name: name || user.username, email: user.email, isAdmin: user.role === 'admin' },
-      csrfToken: this.sessions.csrfTokenFor(rawId as string),
+      csrfToken: this.sessions.csrfTokenFor(rawId),
     });
   }
 

@@ -14,6 +14,13 @@ import type { UserPrincipal } from '../auth/principal';
 export const SESSION_COOKIE = 'session_id';
 const PRUNE_EVERY_MS = 10 * 60 * 1000;
 
+export interface SignedIn {
+  /** The cookie value. */
+  readonly rawId: string;
+  readonly session: BrowserSessionEntity;
+  readonly user: UserEntity;
+}
+
 export interface NewSession {
   /** The cookie value: 256 random bits, never stored. */
   readonly rawId: string;
@@ -38,21 +45,26 @@ export class BrowserSessionsService {
     return { rawId, expiresAt };
   }
 
-  /** The signed-in user behind a cookie value, or undefined when it is unknown or expired. */
-  async principalFor(rawId: string): Promise<UserPrincipal | undefined> {
-    const session = await this.find(rawId);
-    if (!session?.user) return undefined;
-    const { user } = session;
-    return { kind: 'user', userId: user.id, username: user.username, role: user.role, orgId: user.orgId, via: 'session' };
-  }
-
-  /** The live session row with its user, for pages that need more than the principal (auth_time, names). */
-  find(rawId: string): Promise<BrowserSessionEntity | null> {
-    if (rawId.length > 100) return Promise.resolve(null);
-    return this.sessions.findOne({
+  /**
+   * The signed-in session behind a request's cookies, with its user, and the raw cookie value (which keys the
+   * session's CSRF tokens); undefined when there is no cookie or it is unknown or expired.
+   */
+  async fromCookies(cookies: Record<string, unknown> | undefined): Promise<SignedIn | undefined> {
+    const rawId = cookies?.[SESSION_COOKIE];
+    if (typeof rawId !== 'string' || rawId === '' || rawId.length > 100) return undefined;
+    const session = await this.sessions.findOne({
       where: { idHash: this.crypto.sha256Hex(rawId), expiresAt: MoreThan(this.clock.now()) },
       relations: { user: true },
     });
+    return session?.user ? { rawId, session, user: session.user } : undefined;
+  }
+
+  /** The signed-in user as an API principal. */
+  async principalFrom(cookies: Record<string, unknown> | undefined): Promise<UserPrincipal | undefined> {
+    const signedIn = await this.fromCookies(cookies);
+    if (!signedIn) return undefined;
+    const { user } = signedIn;
+    return { kind: 'user', userId: user.id, username: user.username, role: user.role, orgId: user.orgId, via: 'session' };
   }
 
   async end(rawId: string): Promise<void> {
