@@ -35,7 +35,8 @@ export class JsonAuthorizeController {
 
   @Post()
   @HttpCode(200)
-  @Authenticated({ scope: 'account' })
+  // The server's own consent UI (SPEC §2): an app's access token, whatever its scopes, must never approve an app.
+  @Authenticated({ via: ['session', 'service_account_token'] })
   @ApiOkResponse({ type: JsonAuthorizeResponseDto })
   authorizeJson(@Body() body: JsonAuthorizeDto, @CurrentPrincipal() principal: Principal): Promise<JsonAuthorizeResponseDto> {
     return this.authorize.authorizeJson(body, principal);

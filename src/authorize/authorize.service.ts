@@ -1,13 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppsService } from '../clients/apps.service';
 import type { AppEntity } from '../clients/entities/app.entity';
+import type { GrantEntity } from '../grants/entities/grant.entity';
 import { ScopesService } from '../clients/scopes/scopes.service';
 import { accessDenied, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
 import { PageResult, redirect, render } from '../common/pages/page-result';
 import { ApiProblem, forbidden, problemTypeForStatus } from '../common/problem/problem';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { AuthorizationCodesService } from '../grants/authorization-codes.service';
 import { GrantsService } from '../grants/grants.service';
 import type { Principal } from '../identity/auth/principal';
 import type { UserEntity } from '../identity/entities/user.entity';
@@ -53,7 +53,6 @@ export class AuthorizeService {
     private readonly apps: AppsService,
     private readonly scopes: ScopesService,
     private readonly grants: GrantsService,
-    private readonly codes: AuthorizationCodesService,
     private readonly sessions: BrowserSessionsService,
     private readonly users: UsersService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -64,26 +63,27 @@ export class AuthorizeService {
   /** GET /oauth2/authorize */
   async start(params: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
     return this.answer(async () => {
-      const request = await this.validate(params);
+      const client = await this.verifyClient(params);
       const signedIn = await this.sessions.fromCookies(cookies);
+      const grant = signedIn ? await this.grants.find(signedIn.user.id, client.app.id) : null;
+      const request = this.validate(client, params, { vouched: isVouched(client.app, grant) });
       const fail = (e: OAuthError) => e.redirectTo(request.redirectUri, request.state);
 
       // Step 3: no session (or the client asks to sign in again): sign in first, then come back here.
       if (!signedIn || request.prompt.has('login')) {
         if (request.prompt.has('none')) throw fail(loginRequired('the user is not signed in'));
-        return redirect(`/login?return_to=${encodeURIComponent(this.authorizeUrl(params, { dropLogin: true }))}`);
+        return redirect(this.signInUrl(params));
       }
       const { user, session } = signedIn;
-      const scopes = this.grantableScopes(request.scopes, user);
+      const scopes = this.grantableScopes(request.scopes, user, request.app);
 
-      // Step 4: consent remembered for every requested scope.
-      const grant = await this.grants.find(user.id, request.app.id);
-      if (grant && !request.prompt.has('consent') && scopes.every((s) => grant.scopes.includes(s))) {
+      // Step 4: consent remembered for every requested scope and every requested resource.
+      if (grant && !request.prompt.has('consent') && covers(grant, scopes, request.resources)) {
         await this.grants.markUsed(grant.id);
         return redirect(await this.issueCode(request, user.id, grant.id, scopes, session.authenticatedAt));
       }
       // Step 5: ask.
-      if (request.prompt.has('none')) throw fail(consentRequired('the user has not consented to these scopes'));
+      if (request.prompt.has('none')) throw fail(consentRequired('the user has not consented to these scopes and resources'));
       return this.consentPage(request, params, user, scopes, signedIn.rawId);
     });
   }
@@ -91,46 +91,61 @@ export class AuthorizeService {
   /** POST /oauth2/authorize: the consent decision. Everything is validated again; hidden fields prove nothing. */
   async decide(body: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
     return this.answer(async () => {
-      const request = await this.validate({ ...body, prompt: undefined });
+      const client = await this.verifyClient(body);
       const signedIn = await this.sessions.fromCookies(cookies);
-      if (!signedIn) return redirect(`/login?return_to=${encodeURIComponent(this.authorizeUrl(body, { dropLogin: true }))}`);
+      const grant = signedIn ? await this.grants.find(signedIn.user.id, client.app.id) : null;
+      const request = this.validate(client, { ...body, prompt: undefined }, { vouched: isVouched(client.app, grant) });
+      if (!signedIn) return redirect(this.signInUrl(body));
       // A decision without this session's CSRF token (a forged cross-site POST) gets no code and no redirect.
       if (!this.sessions.verifyCsrf(signedIn.rawId, body.csrf_token)) {
         return render('error', { title: 'Request expired', heading: 'This request has expired', message: 'Go back to the application and try again.', code: 'invalid_csrf_token' }, 403);
       }
       const decision = readDecision(body);
+      // The user saw the consent page, which names the redirect host: sending the answer there is what they chose.
       if (decision === 'deny') throw accessDenied('the user denied the request').redirectTo(request.redirectUri, request.state);
       const { user, session } = signedIn;
-      const scopes = this.grantableScopes(request.scopes, user);
-      const grant = await this.grants.record(user.id, request.app.id, scopes);
-      return redirect(await this.issueCode(request, user.id, grant.id, scopes, session.authenticatedAt));
+      const scopes = this.grantableScopes(request.scopes, user, request.app);
+      const recorded = await this.grants.record(user.id, request.app.id, scopes, request.resources);
+      return redirect(await this.issueCode(request, user.id, recorded.id, scopes, session.authenticatedAt));
     });
   }
 
   /**
-   * POST /api/v1/oauth2/authorize: the same request as JSON from a single-page consent UI, which is the consent
-   * itself. Answers the redirect URI holding the code; errors are problem+json.
+   * POST /api/v1/oauth2/authorize: the same request as JSON from the server's own single-page consent UI, which is
+   * the consent itself. Only a browser session reaches here as a user (the route refuses apps' access tokens), so
+   * `auth_time` is when that session signed in. Answers the redirect URI holding the code; errors are problem+json.
    */
   async authorizeJson(body: JsonAuthorizeDto, principal: Principal): Promise<{ redirect_uri: string }> {
-    if (principal.kind !== 'user') throw forbidden('Only a user can authorize an application');
+    if (principal.kind !== 'user' || !principal.session) {
+      throw forbidden('Only a signed-in user can approve an application; a service account has no user to approve for');
+    }
     const user = await this.users.findById(principal.userId);
     if (!user) throw forbidden('The user no longer exists');
     try {
-      const request = await this.validate({ ...body, scope: Array.isArray(body.scope) ? body.scope.join(' ') : body.scope, prompt: undefined });
-      const scopes = this.grantableScopes(request.scopes, user);
-      const grant = await this.grants.record(user.id, request.app.id, scopes);
-      return { redirect_uri: await this.issueCode(request, user.id, grant.id, scopes, new Date()) };
+      const client = await this.verifyClient(body as unknown as AuthorizeParams);
+      const params = { ...body, scope: Array.isArray(body.scope) ? body.scope.join(' ') : body.scope, prompt: undefined };
+      const request = this.validate(client, params, { vouched: true });
+      const scopes = this.grantableScopes(request.scopes, user, request.app);
+      const grant = await this.grants.record(user.id, request.app.id, scopes, request.resources);
+      return { redirect_uri: await this.issueCode(request, user.id, grant.id, scopes, principal.session.authenticatedAt) };
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
       throw new ApiProblem(problemTypeForStatus(e.status), `${e.code}: ${e.description}`, e.status < 500 ? 400 : e.status);
     }
   }
 
-  /** SPEC §3 steps 1 and 2. */
-  private async validate(params: AuthorizeParams): Promise<AuthorizationRequest> {
+  /** SPEC §3 step 1: the client and its redirect URI; any failure is shown to the user, never redirected. */
+  private async verifyClient(params: AuthorizeParams): Promise<VerifiedClient> {
     const app = checkClient(await this.apps.findByClientId(checkClientId(params.client_id)));
-    const { redirectUri, explicit } = checkRedirectUri(app, params.redirect_uri);
-    // From here on, errors go back to the client.
+    return { app, ...checkRedirectUri(app, params.redirect_uri) };
+  }
+
+  /**
+   * SPEC §3 step 2. Errors go back to the client's redirect URI — unless nobody vouched for it (a self-registered
+   * app this user has not approved, RFC 9700 §4.11.2): then the error page names the host instead of sending the
+   * browser there.
+   */
+  private validate({ app, redirectUri, explicit }: VerifiedClient, params: AuthorizeParams, options: { vouched: boolean }): AuthorizationRequest {
     const state = typeof params.state === 'string' ? params.state : undefined;
     try {
       checkResponseType(params.response_type);
@@ -142,12 +157,13 @@ export class AuthorizeService {
       const prompt = checkPrompt(params.prompt);
       return { app, redirectUri, redirectUriExplicit: explicit, state, scopes, ...pkce, resources, nonce, prompt };
     } catch (e) {
-      throw e instanceof OAuthError ? e.redirectTo(redirectUri, state) : e;
+      if (!(e instanceof OAuthError)) throw e;
+      throw options.vouched ? e.redirectTo(redirectUri, state) : new UnvouchedRedirectError(e, new URL(redirectUri).host);
     }
   }
 
   private async issueCode(request: AuthorizationRequest, userId: string, grantId: string, scopes: string[], authTime: Date): Promise<string> {
-    const code = await this.codes.issue({
+    const code = await this.grants.issueCode({
       appId: request.app.id,
       userId,
       grantId,
@@ -164,10 +180,12 @@ export class AuthorizeService {
     return this.redirectUri(request.redirectUri, { code, state: request.state });
   }
 
-  /** Only users with the admin role may be granted `admin` (SPEC §2): for others the request is narrowed. */
-  private grantableScopes(requested: readonly string[], user: Pick<UserEntity, 'role'>): string[] {
-    const allowed = this.scopes.allowedForRole(user.role);
-    return requested.filter((s) => allowed.includes(s));
+  /**
+   * Only users with the admin role may be granted `admin`, and a self-registered app is never granted `account` or
+   * `admin` (SPEC §2): the request is narrowed to what may be granted.
+   */
+  private grantableScopes(requested: readonly string[], user: Pick<UserEntity, 'role'>, app: AppEntity): string[] {
+    return this.scopes.grantable(requested, user.role, app.provenance);
   }
 
   private consentPage(request: AuthorizationRequest, params: AuthorizeParams, user: UserEntity, scopes: string[], rawSession: string): PageResult {
@@ -176,7 +194,7 @@ export class AuthorizeService {
       client_id: request.app.clientId,
       redirect_uri: request.redirectUriExplicit ? request.redirectUri : undefined,
       response_type: 'code',
-      scope: params.scope === undefined ? undefined : request.scopes.join(' '),
+      scope: params.scope === undefined || params.scope === '' ? undefined : request.scopes.join(' '),
       state: request.state,
       code_challenge: request.codeChallenge ?? undefined,
       code_challenge_method: request.codeChallengeMethod ?? undefined,
@@ -194,9 +212,10 @@ export class AuthorizeService {
         selfRegistered: request.app.provenance === 'dcr',
       },
       scopes: scopes.map((s) => this.scopes.describe(s) ?? { name: s, description: s }),
+      resources: request.resources,
       redirectHost: new URL(request.redirectUri).host,
       user: { username: user.username, name: name || user.username },
-      switchAccountUrl: `/login?return_to=${encodeURIComponent(this.authorizeUrl(params, { dropLogin: true }))}`,
+      switchAccountUrl: this.signInUrl(params),
       hidden,
       csrfToken: this.sessions.csrfTokenFor(rawSession),
     });
@@ -209,6 +228,15 @@ export class AuthorizeService {
     } catch (e) {
       if (e instanceof RedirectableOAuthError) {
         return redirect(this.redirectUri(e.redirectUri, { error: e.code, error_description: e.description, state: e.state }));
+      }
+      if (e instanceof UnvouchedRedirectError) {
+        return render('error', {
+          title: 'Invalid request',
+          heading: 'This sign-in request is not valid',
+          message: e.description,
+          detail: `This application registered itself and you have not approved it, so you are not being sent on to ${e.redirectHost}.`,
+          code: e.code,
+        }, 400);
       }
       if (e instanceof OAuthError) {
         return render('error', { title: 'Invalid request', heading: 'This sign-in request is not valid', message: e.description, code: e.code }, 400);
@@ -225,21 +253,55 @@ export class AuthorizeService {
     return `${base}${base.includes('?') ? '&' : '?'}${query.toString()}`;
   }
 
-  /** This request as a GET of the authorization endpoint (the way back after signing in). */
-  private authorizeUrl(params: AuthorizeParams, options: { dropLogin: boolean }): string {
-    const query = new URLSearchParams();
-    for (const [name, value] of Object.entries(params)) {
-      if (name === 'csrf_token' || name === 'decision' || name === 'confirm') continue;
-      for (const v of ([] as unknown[]).concat(value)) if (typeof v === 'string') query.append(name, v);
-    }
-    const prompt = query.get('prompt');
-    if (options.dropLogin && prompt) {
-      const rest = prompt.split(' ').filter((p) => p !== 'login' && p !== 'select_account' && p !== '');
-      if (rest.length) query.set('prompt', rest.join(' '));
-      else query.delete('prompt');
-    }
-    return `/oauth2/authorize?${query.toString()}`;
+  /** Sign in first, then come back to this request (without `prompt=login`, or it would ask forever). */
+  private signInUrl(params: AuthorizeParams): string {
+    return `/login?return_to=${encodeURIComponent(authorizeUrl(params))}`;
   }
+}
+
+/** The authorization request parameters SPEC §3 understands: the only ones carried through sign-in. */
+const AUTHORIZE_PARAMETERS = ['response_type', 'client_id', 'redirect_uri', 'scope', 'state', 'code_challenge', 'code_challenge_method', 'nonce', 'resource', 'prompt'];
+
+/**
+ * This request as a GET of the authorization endpoint: the known parameters only, so nothing else a caller put in
+ * the request (a password, a secret) ends up in a URL, a page or a log line.
+ */
+function authorizeUrl(params: AuthorizeParams): string {
+  const query = new URLSearchParams();
+  for (const name of AUTHORIZE_PARAMETERS) {
+    for (const v of ([] as unknown[]).concat(params[name] ?? [])) if (typeof v === 'string') query.append(name, v);
+  }
+  const prompt = query.get('prompt');
+  if (prompt !== null) {
+    const rest = prompt.split(' ').filter((p) => p !== 'login' && p !== 'select_account' && p !== '');
+    if (rest.length) query.set('prompt', rest.join(' '));
+    else query.delete('prompt');
+  }
+  return `/oauth2/authorize?${query.toString()}`;
+}
+
+/** RFC 9700 §4.11.2: a redirect URI is vouched for when an admin registered the app or this user approved it. */
+function isVouched(app: AppEntity, grant: GrantEntity | null): boolean {
+  return app.provenance !== 'dcr' || grant !== null;
+}
+
+/** SPEC §3 step 4: the grant already covers every requested scope and every requested resource. */
+function covers(grant: GrantEntity, scopes: readonly string[], resources: readonly string[]): boolean {
+  return scopes.every((s) => grant.scopes.includes(s)) && resources.every((r) => grant.resources.includes(r));
+}
+
+/** A step-2 error for a redirect URI nobody vouched for: shown on the error page, naming where it would have gone. */
+class UnvouchedRedirectError extends OAuthError {
+  constructor(error: OAuthError, readonly redirectHost: string) {
+    super(error.code, error.description, 400, error.detail);
+    this.name = 'UnvouchedRedirectError';
+  }
+}
+
+interface VerifiedClient {
+  readonly app: AppEntity;
+  readonly redirectUri: string;
+  readonly explicit: boolean;
 }
 
 /** `decision=allow|deny`, or `confirm=yes|no` (SPEC §3). */

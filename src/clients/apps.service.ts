@@ -9,6 +9,7 @@ import { notFound, validationError } from '../common/problem/problem';
 import { isUuid } from '../common/uuid';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { DatabaseNotifications } from '../database/notifications.service';
 import { OrgsService } from '../identity/orgs/orgs.service';
 import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, UpdateAppDto } from './dto/app.dto';
 import { AppEntity, AppProvenance } from './entities/app.entity';
@@ -24,6 +25,7 @@ export class AppsService {
     private readonly scopes: ScopesService,
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
+    private readonly notifications: DatabaseNotifications,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -104,8 +106,14 @@ export class AppsService {
     return { ...AppDto.from(await this.findOrThrow(id)), client_secret: secret };
   }
 
+  /**
+   * The app's grants, codes and refresh tokens go with it (ON DELETE CASCADE), and the database denies their live
+   * access tokens in the same transaction (migration TokensDieWithTheirSource); this instance has heard of it
+   * before answering.
+   */
   async remove(id: string): Promise<void> {
     await this.apps.delete({ id: (await this.findOrThrow(id)).id });
+    await this.notifications.flush();
   }
 
   /** The app with its secret hash, for client authentication. */

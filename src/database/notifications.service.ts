@@ -43,6 +43,15 @@ export class DatabaseNotifications implements OnApplicationShutdown {
     await subscriber.onConnected();
   }
 
+  /**
+   * Resolves once every notification committed before the call has been handled here. PostgreSQL sends a
+   * listening connection its pending notifications before the answer to its next query, so one round trip on it
+   * is enough: after a deletion whose trigger denied tokens, this instance knows before it answers.
+   */
+  async flush(): Promise<void> {
+    await this.client?.query('SELECT 1').catch(() => undefined);
+  }
+
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     await this.client?.end().catch(() => undefined);

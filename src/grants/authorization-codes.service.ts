@@ -68,8 +68,8 @@ export class AuthorizationCodesService {
     return this.codes.findOneBy({ codeHash: this.crypto.sha256Hex(raw), consumedAt: Not(IsNull()) });
   }
 
-  recordAccessToken(codeId: string, jti: string, expiresAt: Date, manager: EntityManager): Promise<unknown> {
-    return manager.update(AuthorizationCodeEntity, { id: codeId }, { accessTokenJti: jti, accessTokenExpiresAt: expiresAt });
+  recordAccessToken(codeId: string, token: { jti: string; expiresAt: Date }, manager: EntityManager): Promise<unknown> {
+    return manager.update(AuthorizationCodeEntity, { id: codeId }, { accessTokenJti: token.jti, accessTokenExpiresAt: token.expiresAt });
   }
 
   async pruneExpired(): Promise<number> {

@@ -20,6 +20,7 @@ import { IdentityModule } from '../identity/identity.module';
   imports: [TypeOrmModule.forFeature([GrantEntity, AuthorizationCodeEntity, RefreshTokenEntity, RevokedAccessTokenEntity]), IdentityModule, ClientsModule],
   controllers: [UserGrantsController, AccountAppsController],
   providers: [GrantsService, AuthorizationCodesService, RefreshTokensService, AccessTokenDenyList, UserGrantsService, AccountAppsService],
-  exports: [GrantsService, AuthorizationCodesService, RefreshTokensService, AccessTokenDenyList],
+  // One service out: the life of codes, refresh tokens and denied access tokens stays inside this module.
+  exports: [GrantsService],
 })
 export class GrantsModule {}

@@ -1,26 +1,111 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { DataSource, Repository } from 'typeorm';
+import { returnedRows } from '../common/database';
+import { invalidGrant } from '../common/oauth/oauth-error';
+import { isUuid } from '../common/uuid';
+import { UserCredentialHooks, UserTokenRevoker } from '../identity/users/user-credential-hooks';
+import { AccessTokenDenyList } from './access-token-deny-list.service';
+import { AuthorizationCodesService, NewAuthorizationCode } from './authorization-codes.service';
 import { GrantEntity } from './entities/grant.entity';
+import { accessTokensOf, RefreshTokensService } from './refresh-tokens.service';
 
-/** What each user allowed each app (SPEC §3 consent memory). */
+/** An access token as the grants module records it: enough to deny it later. */
+export interface IssuedAccessToken {
+  readonly jti: string;
+  readonly expiresAt: Date;
+}
+
+/** What a redeemed authorization code was bound to (SPEC §3), for the token request to match. */
+export interface RedeemedCode {
+  readonly appId: string;
+  readonly userId: string;
+  readonly redirectUri: string;
+  readonly redirectUriExplicit: boolean;
+  readonly codeChallenge: string | null;
+  readonly scopes: readonly string[];
+  readonly nonce: string | null;
+  readonly resources: readonly string[];
+  readonly authTime: Date;
+}
+
+/** What the token endpoint minted from a code: the access token, and whether a refresh token goes with it. */
+export interface CodeMint<T> {
+  readonly accessToken: IssuedAccessToken;
+  readonly withRefreshToken: boolean;
+  readonly value: T;
+}
+
+/** A live refresh token being rotated. */
+export interface PresentedRefreshToken {
+  readonly appId: string;
+  readonly userId: string;
+  readonly scopes: readonly string[];
+  readonly resources: readonly string[];
+  readonly authTime: Date | null;
+}
+
+/** What the token endpoint minted from a refresh token; `scopes` are the new refresh token's. */
+export interface RefreshMint<T> {
+  readonly accessToken: IssuedAccessToken;
+  readonly scopes: readonly string[];
+  readonly value: T;
+}
+
+/** A live refresh token, as introspection describes it (RFC 7662). */
+export interface LiveRefreshToken {
+  readonly appId: string;
+  readonly userId: string;
+  readonly scopes: readonly string[];
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+/**
+ * The one owner of the life of what this server issues (SPEC §7 "every token dies with what it came from"):
+ * consent memory, codes, refresh-token families and denied access tokens. Each operation owns its transaction
+ * and its cascade, so no caller holds a transaction of ours, and single use, replay → revoke and reuse → revoke
+ * are written once, here, beside the state they protect.
+ *
+ * Deletions that cascade from elsewhere (an app or a user removed, the DCR sweep) deny the access tokens of the
+ * deleted rows in the same transaction, through the database trigger of migration TokensDieWithTheirSource.
+ */
 @Injectable()
-export class GrantsService {
-  constructor(@InjectRepository(GrantEntity) private readonly grants: Repository<GrantEntity>) {}
+export class GrantsService implements OnModuleInit, UserTokenRevoker {
+  private readonly logger = new Logger(GrantsService.name);
+
+  constructor(
+    @InjectRepository(GrantEntity) private readonly grants: Repository<GrantEntity>,
+    private readonly dataSource: DataSource,
+    private readonly codes: AuthorizationCodesService,
+    private readonly refreshTokens: RefreshTokensService,
+    private readonly denyList: AccessTokenDenyList,
+    private readonly userHooks: UserCredentialHooks,
+  ) {}
+
+  onModuleInit(): void {
+    this.userHooks.register(this);
+  }
+
+  // --- Consent memory (SPEC §3) ---------------------------------------------------------------------------------
 
   find(userId: string, appId: string): Promise<GrantEntity | null> {
     return this.grants.findOneBy({ userId, appId });
   }
 
-  /** Records consent; scopes are added to any earlier grant (SPEC §3), atomically under concurrent consents. */
-  async record(userId: string, appId: string, scopes: readonly string[]): Promise<GrantEntity> {
+  /**
+   * Records consent; scopes and resources are added to any earlier grant (SPEC §3), atomically under concurrent
+   * consents.
+   */
+  async record(userId: string, appId: string, scopes: readonly string[], resources: readonly string[] = []): Promise<GrantEntity> {
     const rows: { id: string }[] = await this.grants.query(
-      `INSERT INTO grants (user_id, app_id, scopes) VALUES ($1, $2, $3)
+      `INSERT INTO grants (user_id, app_id, scopes, resources) VALUES ($1, $2, $3, $4)
        ON CONFLICT (user_id, app_id) DO UPDATE
          SET scopes = ARRAY(SELECT DISTINCT s FROM unnest(grants.scopes || EXCLUDED.scopes) AS s ORDER BY s),
+             resources = ARRAY(SELECT DISTINCT r FROM unnest(grants.resources || EXCLUDED.resources) AS r ORDER BY r),
              updated_at = now()
        RETURNING id`,
-      [userId, appId, scopes],
+      [userId, appId, [...scopes], [...resources]],
     );
     return this.grants.findOneByOrFail({ id: rows[0].id });
   }
@@ -31,5 +116,160 @@ export class GrantsService {
       `UPDATE grants SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
       [grantId],
     );
+  }
+
+  // --- Codes (RFC 6749 §4.1.2, §4.1.3) ---------------------------------------------------------------------------
+
+  issueCode(code: NewAuthorizationCode): Promise<string> {
+    return this.codes.issue(code);
+  }
+
+  /**
+   * Redeems a code exactly once (SPEC §4): ONE conditional UPDATE marks it consumed inside the transaction that
+   * records what `mint` signs from it, so of N concurrent redemptions exactly one succeeds, and anything `mint`
+   * refuses (wrong client, redirect_uri, verifier, resource) rolls the redemption back. A code presented after
+   * it was redeemed is a replay: whoever holds it now, nothing it minted stays alive (RFC 6749 §4.1.2).
+   */
+  async redeemCode<T>(raw: string, mint: (code: RedeemedCode) => Promise<CodeMint<T>>): Promise<{ value: T; refreshToken?: string }> {
+    const redeemed = await this.dataSource.transaction(async (tx) => {
+      const code = await this.codes.consume(raw, tx);
+      if (!code) return undefined;
+      const minted = await mint(code);
+      await this.codes.recordAccessToken(code.id, minted.accessToken, tx);
+      const refreshToken = minted.withRefreshToken
+        ? await this.refreshTokens.issue({
+            grantId: code.grantId,
+            appId: code.appId,
+            userId: code.userId,
+            authorizationCodeId: code.id,
+            scopes: code.scopes,
+            resources: code.resources,
+            authTime: code.authTime,
+            accessTokenJti: minted.accessToken.jti,
+            accessTokenExpiresAt: minted.accessToken.expiresAt,
+          }, tx)
+        : undefined;
+      return { grantId: code.grantId, value: minted.value, refreshToken };
+    });
+    if (!redeemed) {
+      await this.revokeReplayedCode(raw);
+      throw invalidGrant('the authorization code is invalid, expired or already used');
+    }
+    await this.markUsed(redeemed.grantId);
+    return { value: redeemed.value, refreshToken: redeemed.refreshToken };
+  }
+
+  // --- Refresh tokens (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2) -------------------------------------------------------
+
+  /**
+   * Rotates a live refresh token of this app: `mint` signs the new access token within the rotation (a refusal
+   * rolls it back and leaves the token usable). A rotated token presented again revokes its whole family.
+   */
+  async rotateRefreshToken<T>(raw: string, appId: string, mint: (parent: PresentedRefreshToken) => Promise<RefreshMint<T>>): Promise<{ value: T; refreshToken: string }> {
+    let value: T | undefined;
+    let grantId = '';
+    const result = await this.refreshTokens.rotate(raw, appId, async (parent) => {
+      const minted = await mint(parent);
+      value = minted.value;
+      grantId = parent.grantId;
+      return { accessTokenJti: minted.accessToken.jti, accessTokenExpiresAt: minted.accessToken.expiresAt, scopes: minted.scopes };
+    });
+    if (!result.ok) {
+      if (result.reason === 'reused') this.logger.warn({ appId }, 'rotated refresh token reused: its family is revoked');
+      throw invalidGrant('the refresh token is invalid, expired, revoked or already used', result.reason);
+    }
+    await this.markUsed(grantId);
+    return { value: value as T, refreshToken: result.refreshToken };
+  }
+
+  /** The live refresh token behind a raw value, if any. */
+  async findLiveRefreshToken(raw: string): Promise<LiveRefreshToken | undefined> {
+    const token = await this.refreshTokens.findLive(raw);
+    return token ? { appId: token.appId, userId: token.userId, scopes: token.scopes, issuedAt: token.createdAt, expiresAt: token.expiresAt } : undefined;
+  }
+
+  /**
+   * RFC 7009 §2.1 for a refresh token: the app's own token revokes its family; another app's changes nothing.
+   * Answers false when the value is no refresh token of this server at all.
+   */
+  async revokeRefreshToken(raw: string, appId: string): Promise<boolean> {
+    const token = await this.refreshTokens.findByRaw(raw);
+    if (!token) return false;
+    if (token.appId === appId) await this.refreshTokens.revokeFamilies([token.familyId]);
+    return true;
+  }
+
+  // --- Revocation ------------------------------------------------------------------------------------------------
+
+  /** An access token is denied by `jti` until it expires, on every instance (SPEC §4). */
+  denyAccessToken(token: IssuedAccessToken): Promise<void> {
+    return this.denyList.deny([token]);
+  }
+
+  isAccessTokenDenied(jti: string): boolean {
+    return this.denyList.isDenied(jti);
+  }
+
+  /**
+   * Revokes a user's grant: every refresh token and every live access token issued under it die, and the grant is
+   * gone, so the next authorization asks for consent again. Unknown or another user's id: nothing happens.
+   */
+  async revokeGrant(userId: string, grantId: string): Promise<void> {
+    if (!isUuid(grantId) || !(await this.grants.existsBy({ id: grantId, userId }))) return;
+    // Lock order matters: refresh tokens first (a rotation holds its token, then takes key-share locks on the
+    // code and the grant), then codes (an exchange holds its code, then takes the grant), then the grant. The
+    // other order deadlocks with a concurrent refresh.
+    await this.dataSource.transaction(async (tx) => {
+      await this.refreshTokens.revokeWhere('grant_id = $1', [grantId], tx);
+      const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
+        await tx.query('DELETE FROM authorization_codes WHERE grant_id = $1 RETURNING access_token_jti, access_token_expires_at', [grantId]),
+      );
+      await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
+      await tx.delete(GrantEntity, { id: grantId, userId });
+    });
+  }
+
+  /** Revokes refresh-token families and the access tokens issued with them; answers how many live sessions ended. */
+  revokeFamilies(familyIds: readonly string[]): Promise<number> {
+    return this.refreshTokens.revokeFamilies(familyIds);
+  }
+
+  /**
+   * Everything a user holds dies — their role or password changed (SPEC §7): every refresh-token family, and the
+   * access tokens minted from them and from their codes. Their grants (what they consented to) stay.
+   */
+  async revokeUserTokens(userId: string): Promise<void> {
+    await this.dataSource.transaction(async (tx) => {
+      await this.refreshTokens.revokeWhere('user_id = $1', [userId], tx);
+      const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
+        await tx.query(
+          // Codes not redeemed yet can no longer be; those redeemed give up their access tokens.
+          `UPDATE authorization_codes SET consumed_at = coalesce(consumed_at, now()) WHERE user_id = $1
+           RETURNING access_token_jti, access_token_expires_at`,
+          [userId],
+        ),
+      );
+      await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
+    });
+  }
+
+  /** Expired rows (SPEC §6). */
+  async pruneExpired(): Promise<{ codes: number; refreshTokens: number; revokedAccessTokens: number }> {
+    return {
+      codes: await this.codes.pruneExpired(),
+      refreshTokens: await this.refreshTokens.pruneExpired(),
+      revokedAccessTokens: await this.denyList.pruneExpired(),
+    };
+  }
+
+  /** A code presented after it was redeemed: the families it started and its access token die. */
+  private async revokeReplayedCode(raw: string): Promise<void> {
+    const code = await this.codes.findConsumed(raw);
+    if (!code) return;
+    await this.dataSource.transaction(async (tx) => {
+      await this.refreshTokens.revokeWhere('authorization_code_id = $1', [code.id], tx);
+      await this.denyList.deny(accessTokensOf([code]), tx);
+    });
+    this.logger.warn({ appId: code.appId, userId: code.userId }, 'authorization code replayed: its tokens are revoked');
   }
 }

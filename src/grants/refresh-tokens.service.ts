@@ -24,10 +24,11 @@ export interface RefreshTokenSpec {
   readonly accessTokenExpiresAt: Date;
 }
 
-/** The access token minted beside a refresh token. */
-export interface DeniedTokenRef {
+/** The access token minted beside a new refresh token, and the scopes the new refresh token carries. */
+export interface ChildMint {
   readonly accessTokenJti: string;
   readonly accessTokenExpiresAt: Date;
+  readonly scopes: readonly string[];
 }
 
 export type RotationResult =
@@ -59,7 +60,7 @@ export class RefreshTokensService {
    * Marks the presented token rotated and stores its child, whose access token `mintChild` signs (given the
    * parent, within the transaction). A token presented again after rotation revokes its whole family.
    */
-  async rotate(raw: string, appId: string, mintChild: (parent: RefreshTokenEntity) => Promise<DeniedTokenRef>): Promise<RotationResult> {
+  async rotate(raw: string, appId: string, mintChild: (parent: RefreshTokenEntity) => Promise<ChildMint>): Promise<RotationResult> {
     const hash = this.crypto.sha256Hex(raw);
     const rotated = await this.dataSource.transaction(async (tx) => {
       const rows = returnedRows<{ id: string }>(await tx.query(
@@ -76,8 +77,9 @@ export class RefreshTokensService {
         appId: parent.appId,
         userId: parent.userId,
         authorizationCodeId: parent.authorizationCodeId,
-        // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces; only the access token narrows.
-        scopes: parent.scopes,
+        // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces (only the access token
+        // narrows), less what the user's role or the app no longer allows (SPEC §4).
+        scopes: child.scopes,
         resources: parent.resources,
         authTime: parent.authTime,
         accessTokenJti: child.accessTokenJti,
@@ -112,17 +114,12 @@ export class RefreshTokensService {
     return this.revokeWhere('family_id = ANY($1::uuid[])', [[...familyIds]], manager);
   }
 
-  /** Revokes every token issued under a grant (SPEC §2: revoking an authorization). */
-  revokeGrant(grantId: string, manager: EntityManager): Promise<number> {
-    return this.revokeWhere('grant_id = $1', [grantId], manager);
-  }
-
   /**
    * Marks matching tokens revoked and denies their access tokens; answers how many live sessions ended. The
    * UPDATE repeats until it finds nothing: a rotation that committed while the first UPDATE waited for its row
    * inserted a child that statement's snapshot cannot see, and the next statement's snapshot can.
    */
-  private async revokeWhere(condition: string, params: unknown[], manager?: EntityManager): Promise<number> {
+  async revokeWhere(condition: string, params: unknown[], manager?: EntityManager): Promise<number> {
     const run = async (em: EntityManager) => {
       const now = this.clock.now();
       const revoked: { family_id: string; rotated_at: Date | null; expires_at: Date; access_token_jti: string | null; access_token_expires_at: Date | null }[] = [];
@@ -139,12 +136,6 @@ export class RefreshTokensService {
       return new Set(revoked.filter((r) => !r.rotated_at && new Date(r.expires_at) > now).map((r) => r.family_id)).size;
     };
     return manager ? run(manager) : this.dataSource.transaction(run);
-  }
-
-  /** Every family that started from one authorization code (for code replay, RFC 6749 §4.1.2). */
-  async familiesFromCode(codeId: string): Promise<string[]> {
-    const rows = await this.tokens.find({ where: { authorizationCodeId: codeId }, select: { familyId: true } });
-    return [...new Set(rows.map((r) => r.familyId))];
   }
 
   async pruneExpired(): Promise<number> {

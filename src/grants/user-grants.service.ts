@@ -1,15 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, IsNull, MoreThan, Repository } from 'typeorm';
+import { IsNull, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
-import { returnedRows } from '../common/database';
 import { notFound } from '../common/problem/problem';
 import { isUuid } from '../common/uuid';
-import { AccessTokenDenyList } from './access-token-deny-list.service';
 import { AuthorizationDto, OAuthSessionDto, RevokeAllDto } from './dto/user-grants.dto';
 import { GrantEntity } from './entities/grant.entity';
 import { RefreshTokenEntity } from './entities/refresh-token.entity';
-import { accessTokensOf, RefreshTokensService } from './refresh-tokens.service';
+import { GrantsService } from './grants.service';
 
 /**
  * What a user granted, and taking it back (SPEC §2 `/api/v0/users/me/…`). Every query is scoped by the user id,
@@ -20,9 +18,7 @@ export class UserGrantsService {
   constructor(
     @InjectRepository(GrantEntity) private readonly grants: Repository<GrantEntity>,
     @InjectRepository(RefreshTokenEntity) private readonly refreshTokens: Repository<RefreshTokenEntity>,
-    private readonly families: RefreshTokensService,
-    private readonly denyList: AccessTokenDenyList,
-    private readonly dataSource: DataSource,
+    private readonly lifecycle: GrantsService,
     private readonly clock: Clock,
   ) {}
 
@@ -36,23 +32,9 @@ export class UserGrantsService {
     return this.grants.find({ where: { userId }, relations: { app: true }, order: { createdAt: 'ASC' } });
   }
 
-  /**
-   * Revokes a grant: every refresh token and every live access token issued under it die, and the grant is gone,
-   * so the next authorization asks for consent again. Unknown or another user's id: nothing happens.
-   */
-  async revokeAuthorization(userId: string, grantId: string): Promise<void> {
-    if (!isUuid(grantId) || !(await this.grants.existsBy({ id: grantId, userId }))) return;
-    // Lock order matters: refresh tokens first (a rotation holds its token, then takes key-share locks on the
-    // code and the grant), then codes (an exchange holds its code, then takes the grant), then the grant. The
-    // other order deadlocks with a concurrent refresh.
-    await this.dataSource.transaction(async (tx) => {
-      await this.families.revokeGrant(grantId, tx);
-      const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
-        await tx.query('DELETE FROM authorization_codes WHERE grant_id = $1 RETURNING access_token_jti, access_token_expires_at', [grantId]),
-      );
-      await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
-      await tx.delete(GrantEntity, { id: grantId, userId });
-    });
+  /** Revokes a grant and everything issued under it (SPEC §2); unknown or another user's id: nothing happens. */
+  revokeAuthorization(userId: string, grantId: string): Promise<void> {
+    return this.lifecycle.revokeGrant(userId, grantId);
   }
 
   /** Live refresh-token families of the user. */
@@ -75,12 +57,12 @@ export class UserGrantsService {
   async revokeSession(userId: string, familyId: string): Promise<void> {
     const live = isUuid(familyId) ? await this.refreshTokens.exists({ where: { familyId, userId, ...liveWhere(this.clock.now()) } }) : false;
     if (!live) throw notFound('No such session');
-    await this.families.revokeFamilies([familyId]);
+    await this.lifecycle.revokeFamilies([familyId]);
   }
 
   async revokeAllSessions(userId: string): Promise<RevokeAllDto> {
     const families = [...new Set((await this.liveTokens(userId)).map((t) => t.familyId))];
-    await this.families.revokeFamilies(families);
+    await this.lifecycle.revokeFamilies(families);
     return { message: `Revoked ${families.length} session${families.length === 1 ? '' : 's'}`, count: families.length };
   }
 

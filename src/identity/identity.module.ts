@@ -19,6 +19,7 @@ import { ServiceAccountsService } from './service-accounts/service-accounts.serv
 import { BrowserSessionsService } from './sessions/browser-sessions.service';
 import { UsersController } from './users/users.controller';
 import { UsersService } from './users/users.service';
+import { UserCredentialHooks } from './users/user-credential-hooks';
 
 /** Who is who: users, orgs, service accounts, browser sessions, sign-in, and the guard every route passes. */
 @Module({
@@ -32,9 +33,10 @@ import { UsersService } from './users/users.service';
     LoginService,
     BootstrapAdminService,
     BearerTokenRegistry,
+    UserCredentialHooks,
     BearerStrategy,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
   ],
-  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry],
+  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks],
 })
 export class IdentityModule {}

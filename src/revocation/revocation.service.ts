@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
 import { invalidClient, invalidRequest } from '../common/oauth/oauth-error';
-import { AccessTokenDenyList } from '../grants/access-token-deny-list.service';
-import { RefreshTokensService } from '../grants/refresh-tokens.service';
+import { GrantsService } from '../grants/grants.service';
 import { AccessTokensService, InvalidAccessToken } from '../token/access-tokens.service';
 import type { IntrospectionResponseDto, TokenActionDto } from './dto/token-action.dto';
 
@@ -10,9 +9,8 @@ import type { IntrospectionResponseDto, TokenActionDto } from './dto/token-actio
 @Injectable()
 export class RevocationService {
   constructor(
-    private readonly refreshTokens: RefreshTokensService,
+    private readonly grants: GrantsService,
     private readonly accessTokens: AccessTokensService,
-    private readonly denyList: AccessTokenDenyList,
   ) {}
 
   /**
@@ -22,14 +20,10 @@ export class RevocationService {
    */
   async revoke(client: AuthenticatedClient, request: TokenActionDto): Promise<void> {
     const token = requireToken(request);
-    const refresh = await this.refreshTokens.findByRaw(token);
-    if (refresh) {
-      if (refresh.appId === client.app.id) await this.refreshTokens.revokeFamilies([refresh.familyId]);
-      return;
-    }
+    if (await this.grants.revokeRefreshToken(token, client.app.id)) return;
     const claims = await this.accessTokens.verify(token).catch((e) => (e instanceof InvalidAccessToken ? undefined : Promise.reject(e)));
     if (claims && claims.client_id === client.app.clientId) {
-      await this.denyList.deny([{ jti: claims.jti, expiresAt: new Date(claims.exp * 1000) }]);
+      await this.grants.denyAccessToken({ jti: claims.jti, expiresAt: new Date(claims.exp * 1000) });
     }
   }
 
@@ -38,7 +32,7 @@ export class RevocationService {
     // Introspection tells about tokens: only a client that can keep a secret may ask.
     if (client.method === 'none') throw invalidClient('introspection needs a confidential client');
     const token = requireToken(request);
-    const refresh = await this.refreshTokens.findLive(token);
+    const refresh = await this.grants.findLiveRefreshToken(token);
     if (refresh) {
       if (refresh.appId !== client.app.id) return { active: false };
       return {
@@ -47,7 +41,7 @@ export class RevocationService {
         scope: refresh.scopes.join(' '),
         client_id: client.app.clientId,
         sub: refresh.userId,
-        iat: Math.floor(refresh.createdAt.getTime() / 1000),
+        iat: Math.floor(refresh.issuedAt.getTime() / 1000),
         exp: Math.floor(refresh.expiresAt.getTime() / 1000),
       };
     }

@@ -5,6 +5,7 @@ import { BearerTokenRegistry, BearerTokenVerifier } from '../identity/auth/beare
 import type { UserPrincipal } from '../identity/auth/principal';
 import { UsersService } from '../identity/users/users.service';
 import { AccessTokensService, InvalidAccessToken } from './access-tokens.service';
+import { isPrincipalToken } from './principal-tokens.service';
 
 /**
  * This server's own access tokens on its `/api` routes (SPEC §2): the token acts as its `sub`, limited by its
@@ -40,6 +41,7 @@ export class AccessTokenVerifier implements BearerTokenVerifier, OnModuleInit {
         scopes: claims.scope.split(' ').filter(Boolean),
         clientId: claims.client_id,
         ...(claims.act ? { act: claims.act } : {}),
+        token: { jti: claims.jti, expiresAt: new Date(claims.exp * 1000), principal: isPrincipalToken(claims) },
       };
     } catch (e) {
       if (e instanceof InvalidAccessToken) return undefined;

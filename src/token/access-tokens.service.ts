@@ -4,7 +4,8 @@ import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { AccessTokenDenyList } from '../grants/access-token-deny-list.service';
+import { GrantsService } from '../grants/grants.service';
+import { BrowserSessionsService } from '../identity/sessions/browser-sessions.service';
 import { SIGNING_ALG, SigningKeysService } from './signing-keys.service';
 
 /** RFC 9068 §2.2 claims of our access tokens. */
@@ -20,6 +21,10 @@ export interface AccessTokenClaims extends JWTPayload {
   auth_time?: number;
   /** RFC 8693 §4.1: who acts for the subject (delegated tokens). */
   act?: { sub: string; [claim: string]: unknown };
+  /** Principal tokens minted from a browser session: that session (OIDC's `sid`); the token ends with it. */
+  sid?: string;
+  /** Principal tokens minted from an access token: that token's `jti`; the token dies with it. */
+  source_jti?: string;
 }
 
 export interface AccessTokenRequest {
@@ -30,6 +35,8 @@ export interface AccessTokenRequest {
   readonly resources?: readonly string[];
   readonly authTime?: Date | null;
   readonly extraClaims?: Record<string, unknown>;
+  /** The token never outlives this (what it was minted from); by default it lives ACCESS_TOKEN_TTL. */
+  readonly notAfter?: Date;
 }
 
 export interface SignedAccessToken {
@@ -50,7 +57,8 @@ export class AccessTokensService {
 
   constructor(
     private readonly keys: SigningKeysService,
-    private readonly denyList: AccessTokenDenyList,
+    private readonly grants: GrantsService,
+    private readonly sessions: BrowserSessionsService,
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -61,7 +69,8 @@ export class AccessTokensService {
   async sign(request: AccessTokenRequest): Promise<SignedAccessToken> {
     const { kid, privateKey } = this.keys.signingKey();
     const now = this.clock.nowSeconds();
-    const expiresIn = this.config.authorizationServer.accessTokenTtl;
+    const ttl = this.config.authorizationServer.accessTokenTtl;
+    const expiresIn = request.notAfter ? Math.max(0, Math.min(ttl, Math.floor(request.notAfter.getTime() / 1000) - now)) : ttl;
     const jti = this.crypto.randomToken(16);
     const resources = request.resources ?? [];
     const token = await new SignJWT({
@@ -128,7 +137,10 @@ export class AccessTokensService {
       throw new InvalidAccessToken(e instanceof joseErrors.JWTExpired ? 'expired' : 'invalid signature or claims');
     }
     const claims = payload as AccessTokenClaims;
-    if (this.denyList.isDenied(claims.jti)) throw new InvalidAccessToken('revoked');
+    if (this.grants.isAccessTokenDenied(claims.jti)) throw new InvalidAccessToken('revoked');
+    // A principal token dies with what it was minted from (SPEC §2).
+    if (typeof claims.source_jti === 'string' && this.grants.isAccessTokenDenied(claims.source_jti)) throw new InvalidAccessToken('its source was revoked');
+    if (typeof claims.sid === 'string' && !(await this.sessions.isLive(claims.sid))) throw new InvalidAccessToken('its session ended');
     return claims;
   }
 }

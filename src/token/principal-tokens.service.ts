@@ -3,13 +3,18 @@ import { ScopesService } from '../clients/scopes/scopes.service';
 import { forbidden, validationError } from '../common/problem/problem';
 import type { Principal } from '../identity/auth/principal';
 import { UsersService } from '../identity/users/users.service';
-import { AccessTokensService } from './access-tokens.service';
+import { AccessTokenClaims, AccessTokensService } from './access-tokens.service';
 import type { TokenResponseDto } from './dto/token.dto';
 import type { DelegatedTokenRequestDto } from './dto/principal-token.dto';
 import { tokenResponse } from './token-response';
 
 /** `client_id` of tokens this server issues to its own callers rather than to a registered app. */
 export const SELF_CLIENT_ID = 'portcullis';
+
+/** A principal token names what it was minted from. */
+export function isPrincipalToken(claims: Pick<AccessTokenClaims, 'sid' | 'source_jti'>): boolean {
+  return typeof claims.sid === 'string' || typeof claims.source_jti === 'string';
+}
 
 /**
  * Tokens for callers of the API itself (SPEC §2): a principal token for the caller, and — for admins — a
@@ -26,22 +31,32 @@ export class PrincipalTokensService {
   ) {}
 
   /**
-   * Every scope the caller's role allows, for the caller itself. A caller that came with an access token is
-   * "limited by its scopes" (SPEC §2): the new token never carries more than the presented one, and keeps its
-   * `act` — otherwise an app granted only `account` could mint an `admin` token, and a delegated token could shed
-   * the trace of who delegated it.
+   * A token for the caller itself, bound to where the caller's credential came from (SPEC §2):
+   * - from a browser session: every scope the user's role allows, until the session ends (`sid`);
+   * - from an access token: never more scopes than it carries (or an app granted only `account` could mint an
+   *   `admin` token), never longer than it lives, dead when it is revoked (`source_jti`), and keeping its `act`
+   *   so a delegated token cannot shed the trace of who delegated it;
+   * - never from another principal token, so no chain of tokens can outlive its root.
    */
   async principalToken(principal: Principal): Promise<TokenResponseDto> {
     if (principal.kind !== 'user') throw forbidden('A principal token is for a user');
+    if (principal.token?.principal) throw forbidden('A principal token cannot mint another');
     const user = await this.users.findById(principal.userId);
     if (!user) throw forbidden('The user no longer exists');
     const allowed = this.scopes.allowedForRole(user.role);
-    const scopes = principal.via === 'access_token' ? allowed.filter((s) => principal.scopes?.includes(s)) : allowed;
+    const source = principal.via === 'access_token' ? principal.token : undefined;
+    if (principal.via === 'access_token' && !source) throw forbidden('The presented token cannot be bound');
+    if (principal.via === 'session' && !principal.session) throw forbidden('The session cannot be bound');
+    const scopes = source ? allowed.filter((s) => principal.scopes?.includes(s)) : allowed;
     const access = await this.accessTokens.sign({
       subject: user.id,
       clientId: SELF_CLIENT_ID,
       scopes,
-      ...(principal.act ? { extraClaims: { act: principal.act } } : {}),
+      notAfter: source ? source.expiresAt : principal.session!.expiresAt,
+      extraClaims: {
+        ...(source ? { source_jti: source.jti } : { sid: principal.session!.id }),
+        ...(principal.act ? { act: principal.act } : {}),
+      },
     });
     return tokenResponse(access, scopes);
   }

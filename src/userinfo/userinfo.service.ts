@@ -51,6 +51,12 @@ export class UserInfoService {
     const user = await this.users.findById(claims.sub);
     if (!user) throw invalidToken('the access token is not about a user');
     const scopes = claims.scope.split(' ');
+    // OIDC Core §5.3: userinfo is an OpenID resource; RFC 6750 §3.1 names the missing scope.
+    if (!scopes.includes('openid')) {
+      throw new OAuthError('insufficient_scope', 'the access token was not granted the openid scope', 403, undefined, {
+        'WWW-Authenticate': `${CHALLENGE}, error="insufficient_scope", scope="openid"`,
+      });
+    }
     const name = [user.givenName, user.familyName].filter(Boolean).join(' ') || user.username;
     // OIDC Core §5.3.2: a claim the user has no value for is left out, not sent as null.
     return {

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { CryptoService } from '../../src/common/crypto/crypto.service';
 import { bootApp, TestApp } from '../helpers/app';
-import { basic, createApp, RegisteredApp } from '../helpers/clients';
+import { basic, createApp, expectInvalidClient, RegisteredApp } from '../helpers/clients';
 import { signIn } from '../helpers/identity';
 
 /**
@@ -16,6 +16,7 @@ describe('client authentication', () => {
   let t: TestApp;
   let admin: string;
   let confidential: RegisteredApp;
+  let postApp: RegisteredApp;
   let publicApp: RegisteredApp;
   const token = () => request(t.url).post('/oauth2/token').type('form');
 
@@ -23,6 +24,7 @@ describe('client authentication', () => {
     t = await bootApp();
     admin = await signIn(t);
     confidential = await createApp(t, admin);
+    postApp = await createApp(t, admin, { token_endpoint_auth_method: 'client_secret_post' });
     publicApp = await createApp(t, admin, { token_endpoint_auth_method: 'none' });
   });
   afterAll(() => t.close());
@@ -87,30 +89,41 @@ describe('client authentication', () => {
 
   describe('client_secret_post', () => {
     it('accepts the right credentials, form-encoded', async () => {
-      const res = await token().send({ ...PROBE, client_id: confidential.clientId, client_secret: confidential.clientSecret });
+      const res = await token().send({ ...PROBE, client_id: postApp.clientId, client_secret: postApp.clientSecret });
       expect(res.body).toEqual(AUTHENTICATED);
     });
 
     it('accepts the right credentials as JSON', async () => {
-      const res = await request(t.url).post('/oauth2/token').send({ ...PROBE, client_id: confidential.clientId, client_secret: confidential.clientSecret });
+      const res = await request(t.url).post('/oauth2/token').send({ ...PROBE, client_id: postApp.clientId, client_secret: postApp.clientSecret });
       expect(res.body).toEqual(AUTHENTICATED);
     });
 
     it('refuses a wrong secret with 401 and no Basic challenge', async () => {
-      const res = await token().send({ ...PROBE, client_id: confidential.clientId, client_secret: 'wrong' });
+      const res = await token().send({ ...PROBE, client_id: postApp.clientId, client_secret: 'wrong' });
       expect(res.status).toBe(401);
       expect(res.body).toEqual(INVALID_CLIENT);
       expect(res.headers['www-authenticate']).toBeUndefined();
     });
 
     it('refuses a repeated client_secret with invalid_request', async () => {
-      const res = await token().send(`grant_type=x&client_id=${confidential.clientId}&client_secret=a&client_secret=b`);
+      const res = await token().send(`grant_type=x&client_id=${postApp.clientId}&client_secret=a&client_secret=b`);
       expect(res.status).toBe(400);
       expect(res.body.error).toBe('invalid_request');
     });
 
+    it('refuses the right secret sent with HTTP Basic: the app registered client_secret_post (SPEC §4)', async () => {
+      const res = await token().set('Authorization', basic(postApp.clientId, postApp.clientSecret!)).send(PROBE);
+      expectInvalidClient(res);
+    });
+
+    it('refuses an app registered for client_secret_basic sending its right secret in the body (SPEC §4)', async () => {
+      const res = await token().send({ ...PROBE, client_id: confidential.clientId, client_secret: confidential.clientSecret });
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual(INVALID_CLIENT);
+    });
+
     it('refuses a secret longer than bcrypt reads, even when its first 72 bytes match', async () => {
-      const res = await token().send({ ...PROBE, client_id: confidential.clientId, client_secret: confidential.clientSecret + 'x'.repeat(40) });
+      const res = await token().send({ ...PROBE, client_id: postApp.clientId, client_secret: postApp.clientSecret + 'x'.repeat(40) });
       expect(res.status).toBe(401);
     });
   });

@@ -25,7 +25,8 @@ const CLIENT_SECRET = /^[A-Za-z0-9_-]{43}$/;
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** What a self-registered app may ask for when it names no scope: every built-in scope but the privileged `admin`. */
-const UNPRIVILEGED_SCOPES = 'openid profile email offline_access account';
+/** Never `account` or `admin` for a self-registered app (SPEC §2). */
+const UNPRIVILEGED_SCOPES = 'openid profile email offline_access';
 const REDIRECT = 'https://client.example.com/callback';
 
 /** The smallest valid registration: one redirect URI. */

@@ -75,6 +75,8 @@ describe('principal and delegated tokens', () => {
       expect(claims).toEqual({
         iss: t.url, sub: alice.id, aud: t.url, client_id: expect.any(String), scope: expect.any(String),
         iat: expect.any(Number), exp: expect.any(Number), jti: expect.any(String),
+        // Bound to the browser session it was minted from (SPEC §2): it ends with it.
+        sid: expect.stringMatching(/^[0-9a-f-]{36}$/),
       });
       expect(claims.exp! - claims.iat!).toBe(900);
     });

@@ -62,7 +62,8 @@ describe('the users’ grants and sessions API', () => {
   }
 
   /** Authorization code flow through consent, then the code exchange: the app's tokens for the user. */
-  async function connect(app: RegisteredApp, user: Caller, scope = 'openid profile'): Promise<Tokens> {
+  /** `offline_access` by default: an OpenID request gets a refresh token only with it (SPEC §4). */
+  async function connect(app: RegisteredApp, user: Caller, scope = 'openid profile offline_access'): Promise<Tokens> {
     const { code, verifier } = await authorizeAndConsent(t, app, user.cookie, { scope });
     const res = await request(t.url).post('/oauth2/token').set('Authorization', basic(app.clientId, app.clientSecret!)).type('form')
       .send({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: app.redirectUri });
@@ -249,12 +250,12 @@ describe('the users’ grants and sessions API', () => {
     it('lists one session per live refresh-token family with exactly the documented fields', async () => {
       const alice = await newUser();
       const before = Math.floor(Date.now() / 1000);
-      await connect(notes, alice, 'openid profile');
+      await connect(notes, alice, 'openid profile offline_access');
       await connect(agent, alice, 'email offline_access');
       const res = await api('get', '/sessions', as(alice));
       expect(res.status).toBe(200);
       expect(res.body).toEqual(expect.arrayContaining([
-        { token_id: expect.stringMatching(UUID), client_name: 'Acme Notes', client_id: notes.clientId, created_at: expect.any(Number), scope: 'openid profile' },
+        { token_id: expect.stringMatching(UUID), client_name: 'Acme Notes', client_id: notes.clientId, created_at: expect.any(Number), scope: 'openid profile offline_access' },
         { token_id: expect.stringMatching(UUID), client_name: 'MCP Agent', client_id: agent.clientId, created_at: expect.any(Number), scope: 'email offline_access' },
       ]));
       expect(res.body).toHaveLength(2);

@@ -461,15 +461,15 @@ describe('access tokens on the admin API (scope admin)', () => {
     expect(res.body).toMatchObject({ type: 'forbidden', status: 403 });
   });
 
-  it('stops working on admin routes once the user is demoted', async () => {
+  it('stops working at once when the user is demoted: the demotion ends every token the user holds (SPEC §7)', async () => {
     const { id, token } = await adminToken('gina', 'openid admin');
     expect((await listUsers(token)).status).toBe(200);
     const demoted = await request(t.url).patch(`/api/v1/users/${id}`).set('Cookie', admin).send({ role: 'user' });
     expect(demoted.status).toBe(200);
     expect(demoted.body.role).toBe('user');
     const res = await listUsers(token);
-    expect(res.status).toBe(403);
-    expect(res.body).toMatchObject({ type: 'forbidden', status: 403 });
+    expect(res.status).toBe(401);
+    expect(res.body).toMatchObject({ type: 'unauthorised', status: 401 });
   });
 
   it('refuses a token issued for another resource (RFC 8707) on the admin API', async () => {

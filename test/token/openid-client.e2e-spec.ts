@@ -50,6 +50,8 @@ describe('an openid-client v6 relying party', () => {
       grant_types: ['authorization_code', 'refresh_token'],
       scope: 'openid profile email offline_access',
       redirect_uris: ['https://rp.example.com/callback'],
+      // openid-client's default client authentication; the server enforces the registered method (SPEC §4).
+      token_endpoint_auth_method: 'client_secret_post',
     });
     report = await runExternal<FlowReport>('openid-client-flow.mjs', [t.url, app.clientId, app.clientSecret!, app.redirectUri, user.username, user.password]);
   }, 60_000);

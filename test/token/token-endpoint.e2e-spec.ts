@@ -37,7 +37,7 @@ describe('POST /oauth2/token', () => {
 
   describe('authorization_code', () => {
     it('answers the RFC 6749 §5.1 token response, not cacheable', async () => {
-      const { code, verifier } = await authorizeAndConsent(t, app, user, { scope: 'openid profile' });
+      const { code, verifier } = await authorizeAndConsent(t, app, user, { scope: 'openid profile offline_access' });
       const res = await exchange(app, code, verifier);
       expect(res.status).toBe(200);
       expect(res.headers['cache-control']).toBe('no-store');
@@ -46,9 +46,21 @@ describe('POST /oauth2/token', () => {
         token_type: 'Bearer',
         expires_in: 900,
         refresh_token: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
-        scope: 'openid profile',
+        scope: 'openid profile offline_access',
         id_token: expect.any(String),
       });
+    });
+
+    it('issues no refresh token for an OpenID request without offline_access (SPEC §4, OIDC Core §11)', async () => {
+      const { code, verifier } = await authorizeAndConsent(t, app, user, { scope: 'openid profile' });
+      const res = await exchange(app, code, verifier);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: 'openid profile', id_token: expect.any(String) });
+    });
+
+    it('issues a refresh token for a request that is not OpenID, to an app registered for them', async () => {
+      const { code, verifier } = await authorizeAndConsent(t, app, user, { scope: 'profile' });
+      expect((await exchange(app, code, verifier)).body.refresh_token).toEqual(expect.any(String));
     });
 
     it('issues an RFC 9068 access token', async () => {
@@ -153,7 +165,7 @@ describe('POST /oauth2/token', () => {
     });
 
     it('refuses a replayed code and kills the tokens it produced', async () => {
-      const { code, verifier } = await authorizeAndConsent(t, app, user, { scope: 'openid' });
+      const { code, verifier } = await authorizeAndConsent(t, app, user, { scope: 'openid offline_access' });
       const first = await exchange(app, code, verifier);
       expect(first.status).toBe(200);
       expect((await exchange(app, code, verifier)).body).toEqual(error('invalid_grant'));
@@ -228,7 +240,7 @@ describe('POST /oauth2/token', () => {
     });
 
     it('refuses to widen the scope with invalid_scope, and the token stays usable', async () => {
-      const first = await tokens('openid profile');
+      const first = await tokens('openid profile offline_access');
       expect((await token(app, { grant_type: 'refresh_token', refresh_token: first.refresh_token, scope: 'openid profile email' })).body).toEqual(error('invalid_scope'));
       expect((await token(app, { grant_type: 'refresh_token', refresh_token: first.refresh_token })).status).toBe(200);
     });

@@ -49,6 +49,10 @@ export class ClientAuthenticationService {
     const app = await this.apps.findForAuthentication(presented.clientId);
     if (!app) throw invalidClient('client authentication failed', `unknown client_id`, basic);
 
+    // SPEC §4: a client authenticates with the method it registered (RFC 7591 §2 token_endpoint_auth_method).
+    if (presented.method !== 'none' && app.tokenEndpointAuthMethod !== 'none' && presented.method !== app.tokenEndpointAuthMethod) {
+      throw invalidClient('client authentication failed', `registered for ${app.tokenEndpointAuthMethod}, tried ${presented.method}`, basic);
+    }
     if (presented.method === 'none') {
       // A confidential client must prove itself; only apps registered as public may omit the secret.
       if (app.tokenEndpointAuthMethod !== 'none') throw invalidClient('client authentication failed', 'confidential client sent no secret', basic);

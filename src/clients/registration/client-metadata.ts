@@ -152,8 +152,9 @@ function parseAbsolute(value: string): URL | undefined {
 }
 
 function checkScopes(value: unknown, provenance: AppProvenance, scopes: ScopesService): string[] {
-  // No scope named: every unprivileged scope; an admin adds `admin` explicitly when an app needs it.
-  if (value === undefined || value === null) return scopes.defaultForSelfRegistered();
+  // No scope named: every scope but `admin` (an admin adds it explicitly when an app needs it); for a
+  // self-registered app, nothing privileged at all.
+  if (value === undefined || value === null) return scopes.defaultFor(provenance);
   let names: string[] | undefined;
   if (typeof value === 'string') names = ScopesService.parse(value);
   else if (Array.isArray(value) && value.every((s) => typeof s === 'string')) names = ScopesService.parse(value.join(' '));

@@ -3,13 +3,15 @@ import { Interval } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import { DatabaseNotifications } from '../../database/notifications.service';
 
 const SWEEP_EVERY_MS = 10 * 60 * 1000;
 
 /**
  * Self-registered apps nobody uses are removed (SPEC §5): never used within `unusedTtl` of registering, or idle
- * for `idleTtl` with no live refresh token. Their grants and tokens go with them (ON DELETE CASCADE); a removed
- * client then gets `invalid_client` and registers again.
+ * for `idleTtl` with no live refresh token. Their grants and tokens go with them (ON DELETE CASCADE) and the
+ * database denies the live access tokens of the deleted rows in the same transaction; a removed client then gets
+ * `invalid_client` and registers again.
  */
 @Injectable()
 export class DcrCleanupService {
@@ -17,6 +19,7 @@ export class DcrCleanupService {
 
   constructor(
     private readonly dataSource: DataSource,
+    private readonly notifications: DatabaseNotifications,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -31,7 +34,10 @@ export class DcrCleanupService {
                                  WHERE t.app_id = a.id AND t.revoked_at IS NULL AND t.rotated_at IS NULL AND t.expires_at > now())))`,
       [this.config.dcr.unusedTtl, this.config.dcr.idleTtl],
     )) as [unknown, number];
-    if (affected > 0) this.logger.log({ removed: affected }, 'removed unused self-registered apps');
+    if (affected > 0) {
+      await this.notifications.flush();
+      this.logger.log({ removed: affected }, 'removed unused self-registered apps');
+    }
     return affected;
   }
 }

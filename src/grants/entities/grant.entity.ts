@@ -32,6 +32,10 @@ export class GrantEntity {
   @Column({ type: 'text', array: true, default: () => "'{}'" })
   scopes!: string[];
 
+  /** RFC 8707 resources the user approved for this app; consent memory covers them as it covers scopes. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  resources!: string[];
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt!: Date;
 

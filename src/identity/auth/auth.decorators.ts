@@ -16,6 +16,11 @@ export interface AccessRule {
    * routes). Sessions and service-account tokens are not limited by scopes.
    */
   readonly scope?: string;
+  /**
+   * The credentials the route accepts, when not every kind: the server's own consent UI takes a browser session
+   * or a service account, never an app's access token (SPEC §2).
+   */
+  readonly via?: readonly Principal['via'][];
 }
 
 /**

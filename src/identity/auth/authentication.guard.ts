@@ -78,6 +78,9 @@ export class AuthenticationGuard implements CanActivate {
   }
 
   private authorise(principal: Principal, rule: AccessRule): void {
+    if (rule.via && !rule.via.includes(principal.via)) {
+      throw forbidden(principal.via === 'access_token' ? 'An access token issued to an application cannot be used here' : 'These credentials cannot be used here');
+    }
     // RFC 6750 §3.1: a token without the scope gets 403 insufficient_scope, naming the scope it needs.
     if (rule.scope && principal.kind === 'user' && principal.via === 'access_token' && !principal.scopes?.includes(rule.scope)) {
       throw new ApiProblem('forbidden', `The access token lacks the "${rule.scope}" scope`, 403, undefined, {

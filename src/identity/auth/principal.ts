@@ -21,6 +21,13 @@ export interface UserPrincipal {
   readonly clientId?: string;
   /** Access tokens only: the RFC 8693 `act` claim of a delegated token (who acts for the user). */
   readonly act?: Readonly<Record<string, unknown>>;
+  /** Sessions only: the browser session (its row id, never the cookie value), when the user signed in, until when. */
+  readonly session?: { readonly id: string; readonly authenticatedAt: Date; readonly expiresAt: Date };
+  /**
+   * Access tokens only: the token itself, so that a principal token minted from it can be bound to it (its `jti`
+   * and expiry), and whether it is itself a principal token (which may not mint another).
+   */
+  readonly token?: { readonly jti: string; readonly expiresAt: Date; readonly principal: boolean };
 }
 
 export interface ServiceAccountPrincipal {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { safeReturnTo } from './return-to';
 
 describe('safeReturnTo', () => {
@@ -31,5 +32,27 @@ describe('safeReturnTo', () => {
     '/' + 'a'.repeat(3000),
   ])('sends %j home instead', (input) => {
     expect(safeReturnTo(input)).toBe('/');
+  });
+});
+
+describe('safeReturnTo is idempotent', () => {
+  // What it answers is where the browser goes; if that answer failed the check itself, the check was bypassed.
+  it.each(['/.//evil.example', '/a/..//evil.example', '/%2e%2e//evil.example', '/./%2e/.//evil.example/x?y=1'])(
+    'refuses %s, whose normalised path would name another host',
+    (input) => {
+      expect(safeReturnTo(input)).toBe('/');
+    },
+  );
+
+  it('answers only values that pass the check again unchanged (property, 5,000 seeded inputs)', () => {
+    const pathish = fc.array(fc.constantFrom('/', '.', '..', '%2e', '%2f', '%5c', '\\', 'a', 'evil.example', '?', '#', '%', ':', '@', ' ', '\t', '%00'), { maxLength: 12 }).map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.oneof(pathish, fc.string(), fc.webUrl().map((u) => u.replace(/^https?:/, ''))), (input) => {
+        const once = safeReturnTo(input);
+        expect(safeReturnTo(once)).toBe(once);
+        expect(once.startsWith('/') && !once.startsWith('//') && !once.startsWith('/\\')).toBe(true);
+      }),
+      { seed: 20261202, numRuns: 5000 },
+    );
   });
 });

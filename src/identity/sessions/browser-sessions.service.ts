@@ -4,6 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { createHmac } from 'node:crypto';
 import { LessThan, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../../common/clock';
+import { isUuid } from '../../common/uuid';
 import { CryptoService } from '../../common/crypto/crypto.service';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -63,8 +64,17 @@ export class BrowserSessionsService {
   async principalFrom(cookies: Record<string, unknown> | undefined): Promise<UserPrincipal | undefined> {
     const signedIn = await this.fromCookies(cookies);
     if (!signedIn) return undefined;
-    const { user } = signedIn;
-    return { kind: 'user', userId: user.id, username: user.username, role: user.role, orgId: user.orgId, via: 'session' };
+    const { user, session } = signedIn;
+    return {
+      kind: 'user', userId: user.id, username: user.username, role: user.role, orgId: user.orgId, via: 'session',
+      session: { id: session.id, authenticatedAt: session.authenticatedAt, expiresAt: session.expiresAt },
+    };
+  }
+
+  /** Whether the session with this row id still exists and has not expired (principal tokens end with it). */
+  isLive(id: string): Promise<boolean> {
+    if (!isUuid(id)) return Promise.resolve(false);
+    return this.sessions.existsBy({ id, expiresAt: MoreThan(this.clock.now()) });
   }
 
   async end(rawId: string): Promise<void> {

@@ -6,7 +6,10 @@ import { isUniqueViolation } from '../../common/database';
 import { Page, page, PageQueryDto } from '../../common/pagination';
 import { conflict, notFound } from '../../common/problem/problem';
 import { isUuid } from '../../common/uuid';
+import { DatabaseNotifications } from '../../database/notifications.service';
+import { BrowserSessionEntity } from '../entities/browser-session.entity';
 import { UserEntity } from '../entities/user.entity';
+import { UserCredentialHooks } from './user-credential-hooks';
 import { OrgsService } from '../orgs/orgs.service';
 import { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
 
@@ -19,6 +22,8 @@ export class UsersService implements OnModuleInit {
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
     private readonly orgs: OrgsService,
     private readonly crypto: CryptoService,
+    private readonly hooks: UserCredentialHooks,
+    private readonly notifications: DatabaseNotifications,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -72,27 +77,45 @@ export class UsersService implements OnModuleInit {
     return UserDto.from(await this.findOrThrow(id));
   }
 
+  /**
+   * A demotion or a new password ends everything the user holds (SPEC §7): their browser sessions, in the same
+   * transaction as the change, and every refresh-token family and access token, before and after it — before, so
+   * that a failed change leaves nothing worse than signed-out sessions; after, so that nothing issued in between
+   * survives.
+   */
   async update(id: string, dto: UpdateUserDto): Promise<UserDto> {
     const user = await this.findOrThrow(id);
     if (dto.role === 'user' && user.role === 'admin') await this.assertNotLastAdmin(user);
+    const endsCredentials = (dto.role === 'user' && user.role === 'admin') || dto.password !== undefined;
     if (dto.username !== undefined) user.username = dto.username;
     if (dto.given_name !== undefined) user.givenName = dto.given_name;
     if (dto.family_name !== undefined) user.familyName = dto.family_name;
     if (dto.email !== undefined) user.email = dto.email;
     if (dto.role !== undefined) user.role = dto.role;
     if (dto.password !== undefined) user.passwordHash = await this.crypto.hashPassword(dto.password);
+    if (endsCredentials) await this.hooks.revokeUserTokens(user.id);
     try {
-      await this.users.save(user);
+      await this.users.manager.transaction(async (tx) => {
+        await tx.save(user);
+        if (endsCredentials) await tx.delete(BrowserSessionEntity, { userId: user.id });
+      });
     } catch (e) {
       throw isUniqueViolation(e) ? duplicateUsername(user.username) : e;
     }
+    if (endsCredentials) await this.hooks.revokeUserTokens(user.id);
     return UserDto.from(await this.findOrThrow(id));
   }
 
+  /**
+   * The user's sessions, grants, codes and refresh tokens go with them (ON DELETE CASCADE); the database denies the
+   * access tokens of the deleted rows in the same transaction (migration TokensDieWithTheirSource), and this
+   * instance has heard of it before answering.
+   */
   async remove(id: string): Promise<void> {
     const user = await this.findOrThrow(id);
     if (user.role === 'admin') await this.assertNotLastAdmin(user);
     await this.users.delete({ id: user.id });
+    await this.notifications.flush();
   }
 
   private async findOrThrow(id: string): Promise<UserEntity> {
