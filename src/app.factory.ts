@@ -9,6 +9,7 @@ import { AppModule, AppModuleOptions } from './app.module';
 import { protocolCors } from './common/http/cors';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
 import { createValidationPipe } from './common/http/request-validation';
+import { inputGuard } from './common/http/input-guard';
 import { PROJECT_ROOT } from './common/paths';
 import { buildOpenApiDocument } from './openapi/openapi';
 
@@ -51,6 +52,8 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
   app.use(cookieParser());
+  // After the parsers, before any route reads the request: NUL bytes, lone surrogates, deep JSON (SPEC §7).
+  app.use(inputGuard);
   app.useStaticAssets(join(PROJECT_ROOT, 'views', 'assets'), { prefix: '/assets/', maxAge: '1h', index: false });
   app.setBaseViewsDir(join(PROJECT_ROOT, 'views'));
   app.setViewEngine('hbs');

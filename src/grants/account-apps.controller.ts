@@ -18,7 +18,7 @@ export class AccountAppsController {
   }
 
   @Post(':grantId/revoke')
-  async revoke(@Param('grantId') grantId: string, @Body() form: { csrf_token?: unknown }, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async revoke(@Param('grantId') grantId: string, @Body() form: { csrf_token?: unknown } = {}, @Req() req: Request, @Res() res: Response): Promise<void> {
     sendPage(res, await this.pages.revoke(grantId, form, req.cookies));
   }
 }

@@ -5,8 +5,12 @@ import { ApiProblem, ProblemBody, problemTypeForStatus } from '../problem/proble
 import { requestIdOf } from './request-id.middleware';
 import { RequestValidationError } from './request-validation';
 
-/** The protocol endpoints answer RFC 6749 JSON errors; everything else answers RFC 7807 problem+json (SPEC §2). */
+/**
+ * The protocol endpoints answer RFC 6749 JSON errors; the browser pages an HTML error page; everything else RFC
+ * 7807 problem+json (SPEC §2).
+ */
 const PROTOCOL_PATH = /^\/oauth2\//;
+const PAGE_PATH = /^\/(|login|logout|account\/apps(\/[^/]+\/revoke)?|oauth2\/authorize)\/?$/;
 const REGISTRATION_PATH = /^\/oauth2\/register\/?$/;
 
 /**
@@ -30,7 +34,13 @@ export class HttpErrorFilter implements ExceptionFilter {
       // Refused before routing, so the request logger never saw it: say here what was refused (never the body).
       this.logger.warn({ requestId: requestIdOf(req), method: req.method, path, status: exception.status, reason: exception.type }, 'request body refused');
     }
-    if (PROTOCOL_PATH.test(path) && !isNotFound(exception)) {
+    if (isUnexpected(exception)) {
+      // The original error, with its type and stack (never `[object Object]`); the client learns nothing of it.
+      this.logger.error({ err: exception, requestId: requestIdOf(req), method: req.method, path }, 'unhandled error');
+    }
+    if (PAGE_PATH.test(path) && !isNotFound(exception)) {
+      this.writePage(res, this.toProblem(exception));
+    } else if (PROTOCOL_PATH.test(path) && !isNotFound(exception)) {
       this.writeOAuthError(res, req, this.toOAuthError(exception, path));
     } else {
       this.writeProblem(res, req, this.toProblem(exception));
@@ -47,7 +57,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (exception instanceof ApiProblem) return new OAuthError(oauthCodeForStatus(exception.status), exception.title, exception.status);
     const client = clientError(exception);
     if (client) return new OAuthError(oauthCodeForStatus(client.status), client.message, client.status);
-    return serverError(String((exception as Error)?.stack ?? exception));
+    return serverError('unhandled error (logged above)');
   }
 
   private toProblem(exception: unknown): ApiProblem {
@@ -61,14 +71,12 @@ export class HttpErrorFilter implements ExceptionFilter {
     const client = clientError(exception);
     if (client && client.status < 500) return new ApiProblem(problemTypeForStatus(client.status), client.message, client.status);
     if (client) return new ApiProblem('internal_server_error', client.message, client.status);
-    const detail = exception instanceof OAuthError ? exception.detail : undefined;
-    this.logger.error({ err: exception, detail }, 'unhandled error');
     return new ApiProblem('internal_server_error', 'Internal server error', 500);
   }
 
   private writeOAuthError(res: Response, req: Request, error: OAuthError): void {
-    if (error.status >= 500) {
-      this.logger.error({ err: error, detail: error.detail, requestId: requestIdOf(req) }, 'protocol endpoint failed');
+    if (error.status >= 500 && error.detail) {
+      this.logger.error({ error: error.code, detail: error.detail, requestId: requestIdOf(req) }, 'protocol endpoint failed');
     } else if (error.detail) {
       this.logger.log({ error: error.code, detail: error.detail, requestId: requestIdOf(req) }, 'protocol error');
     }
@@ -79,6 +87,15 @@ export class HttpErrorFilter implements ExceptionFilter {
     res.json({ error: error.code, error_description: error.description });
   }
 
+  /** A page's own format: the error page, with the status and a message safe to show. */
+  private writePage(res: Response, problem: ApiProblem): void {
+    res.status(problem.status);
+    for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+    res.setHeader('Cache-Control', 'no-store');
+    const message = problem.status >= 500 ? 'Something went wrong on our side. Please try again.' : problem.title;
+    res.render('error', { title: 'Error', heading: problem.status >= 500 ? 'Something went wrong' : 'This request is not valid', message, code: problem.type });
+  }
+
   private writeProblem(res: Response, req: Request, problem: ApiProblem): void {
     const body: ProblemBody = { type: problem.type, title: problem.title, status: problem.status, request_id: requestIdOf(req) };
     if (problem.invalidFields?.length) body.invalid_fields = problem.invalidFields;
@@ -87,6 +104,15 @@ export class HttpErrorFilter implements ExceptionFilter {
     res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
     res.send(JSON.stringify(body));
   }
+}
+
+/** Anything that is not one of our errors nor a client error raised below our code: a bug, or a failure. */
+function isUnexpected(exception: unknown): boolean {
+  if (exception instanceof OAuthError) return exception.status >= 500 && !exception.detail;
+  if (exception instanceof ApiProblem) return exception.status >= 500;
+  if (exception instanceof RequestValidationError || exception instanceof HttpException) return false;
+  const client = clientError(exception);
+  return !client || client.status >= 500;
 }
 
 /** http-errors raised by the body parser (413, 415, 400 on a bad encoding or malformed JSON). */

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { inspect } from 'node:util';
 import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { requestIdOf } from '../http/request-id.middleware';
@@ -33,7 +34,12 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
  * (it is the OAuth parameter), so an error's own code (a SQLSTATE, an errno) is kept as `errorCode`.
  */
 export function serializeError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: String(err) };
+  // Something thrown that is not an Error (a plain object, a string): its type and a bounded rendering, and where
+  // it was caught, rather than `[object Object]`.
+  if (!(err instanceof Error)) {
+    const type = err === null ? 'null' : typeof err === 'object' ? (err.constructor?.name ?? 'Object') : typeof err;
+    return { type, message: inspect(err, { depth: 2, breakLength: Infinity, maxStringLength: 200 }).slice(0, 500), stack: new Error('thrown here').stack };
+  }
   const e = err as Error & { code?: unknown; driverError?: { code?: unknown; constraint?: unknown } };
   const code = e.driverError?.code ?? e.code;
   return {

@@ -5,7 +5,10 @@ import { sendPage } from '../../common/pages/page-result';
 import { Public } from '../auth/auth.decorators';
 import { LoginForm, LoginService } from './login.service';
 
-/** The browser pages of sign-in: HTML forms, not API, so they stay out of the OpenAPI document. */
+/**
+ * The browser pages of sign-in: HTML forms, not API, so they stay out of the OpenAPI document. A POST whose body
+ * was not a form (no body, text/plain) arrives as undefined and is read as an empty form.
+ */
 @ApiExcludeController()
 @Public()
 @Controller()
@@ -18,12 +21,12 @@ export class LoginController {
   }
 
   @Post('login')
-  async submit(@Body() form: LoginForm, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async submit(@Body() form: LoginForm = {}, @Req() req: Request, @Res() res: Response): Promise<void> {
     sendPage(res, await this.login.submit(form, { ip: req.ip ?? '', cookies: req.cookies }));
   }
 
   @Post('logout')
-  async logout(@Body() form: { csrf_token?: unknown }, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async logout(@Body() form: { csrf_token?: unknown } = {}, @Req() req: Request, @Res() res: Response): Promise<void> {
     sendPage(res, await this.login.logout(form, req.cookies));
   }
 
