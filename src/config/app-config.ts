@@ -45,6 +45,11 @@ export interface AppConfig {
     readonly unusedTtl: number;
     /** Seconds of idleness (and no live refresh token) after which a self-registered app is removed. */
     readonly idleTtl: number;
+    /**
+     * Registrations per source address and minute (RFC 7591 §3 leaves abuse control to the server): enough for any
+     * real client, too few to flood the apps table. 0 turns the limit off (a test bed, a private network).
+     */
+    readonly rateLimit: number;
   };
   readonly sessionTtl: number;
   readonly bootstrapAdmin: {

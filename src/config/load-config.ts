@@ -33,6 +33,7 @@ const S = {
   dcrInitialAccessToken: { env: 'OAUTH2_DCR_INITIAL_ACCESS_TOKEN', yaml: 'auth.oauth2.dcr.initialAccessToken' },
   dcrUnusedTtl: { env: 'OAUTH2_DCR_UNUSED_TTL', yaml: 'auth.oauth2.dcr.unusedTTL' },
   dcrIdleTtl: { env: 'OAUTH2_DCR_IDLE_TTL', yaml: 'auth.oauth2.dcr.idleTTL' },
+  dcrRateLimit: { env: 'OAUTH2_DCR_RATE_LIMIT', yaml: 'auth.oauth2.dcr.rateLimit' },
   sessionTtl: { env: 'SESSION_TTL', yaml: 'auth.session.ttl' },
   adminUsername: { env: 'BOOTSTRAP_ADMIN_USERNAME', yaml: 'auth.bootstrapAdmin.username' },
   adminPassword: { env: 'BOOTSTRAP_ADMIN_PASSWORD', yaml: 'auth.bootstrapAdmin.password' },
@@ -83,6 +84,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       initialAccessToken: read.secret(S.dcrInitialAccessToken, 16),
       unusedTtl: read.duration(S.dcrUnusedTtl) ?? 86400,
       idleTtl: read.duration(S.dcrIdleTtl) ?? 30 * 86400,
+      rateLimit: read.count(S.dcrRateLimit) ?? 20,
     },
     sessionTtl: read.duration(S.sessionTtl) ?? 12 * 3600,
     bootstrapAdmin: {
@@ -163,6 +165,14 @@ class SettingReader {
     if (['true', '1', 'yes', 'on'].includes(text)) return true;
     if (['false', '0', 'no', 'off'].includes(text)) return false;
     this.fail(source, `must be true or false, not "${String(value)}"`);
+  }
+
+  /** A whole number from 0 up. */
+  count(source: Source): number | undefined {
+    const value = this.string(source);
+    if (value === undefined) return undefined;
+    if (!/^\d{1,9}$/.test(value)) this.fail(source, `must be a whole number from 0 up, not "${value}"`);
+    return Number(value);
   }
 
   port(source: Source): number | undefined {

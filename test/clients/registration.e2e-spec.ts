@@ -3,7 +3,6 @@ import request from 'supertest';
 import { sql } from '../helpers/database';
 import { DcrCleanupService } from '../../src/clients/registration/dcr-cleanup.service';
 import { MAX_REDIRECT_URIS } from '../../src/clients/registration/client-metadata';
-import { REGISTRATIONS_PER_MINUTE } from '../../src/clients/registration/registration.guard';
 import { bootApp, TestApp } from '../helpers/app';
 import { expectAuthenticated, expectInvalidClient, tokenWithBasic } from '../helpers/clients';
 import { signIn } from '../helpers/identity';
@@ -24,10 +23,11 @@ const DCR_ON = { OAUTH2_DCR_ENABLED: 'true' };
 const CLIENT_SECRET = /^[A-Za-z0-9_-]{43}$/;
 const CLIENT_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-/** What a self-registered app may ask for when it names no scope: every built-in scope but the privileged `admin`. */
-/** Never `account` or `admin` for a self-registered app (SPEC §2). */
+/** What a self-registered app gets when it names no scope: never `account` or `admin` (SPEC §2). */
 const UNPRIVILEGED_SCOPES = 'openid profile email offline_access';
 const REDIRECT = 'https://client.example.com/callback';
+/** OAUTH2_DCR_RATE_LIMIT's default (SPEC §1). */
+const REGISTRATIONS_PER_MINUTE = 20;
 
 /** The smallest valid registration: one redirect URI. */
 const minimal = (extra: Record<string, unknown> = {}) => ({ redirect_uris: [REDIRECT], ...extra });
@@ -365,6 +365,43 @@ describe('registration: rate limit per source address', () => {
     expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(res.headers['retry-after'])).toBeLessThanOrEqual(60);
     expect(res.body).toEqual({ error: expect.any(String), error_description: expect.stringMatching(/\S/) });
+  });
+});
+
+describe('registration: OAUTH2_DCR_RATE_LIMIT', () => {
+  it('sets the registrations allowed per source address and minute', async () => {
+    const t = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '3' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) statuses.push((await register(t, minimal())).status);
+      expect(statuses).toEqual([201, 201, 201, 429]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('is off at 0', async () => {
+    const t = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '0' } });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < REGISTRATIONS_PER_MINUTE + 5; i++) statuses.push((await register(t, minimal())).status);
+      expect(statuses).toEqual(Array(REGISTRATIONS_PER_MINUTE + 5).fill(201));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('holds across instances on one database: they share one counter', async () => {
+    const a = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '4' } });
+    const b = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '4' }, databaseUrl: a.databaseUrl });
+    try {
+      const statuses = await Promise.all([a, b, a, b, a, b].map(async (t) => (await register(t, minimal())).status));
+      expect(statuses.filter((s) => s === 201)).toHaveLength(4);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(2);
+    } finally {
+      await b.close();
+      await a.close();
+    }
   });
 });
 

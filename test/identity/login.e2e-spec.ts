@@ -147,6 +147,14 @@ describe('browser sign-in', () => {
       expect((await postLogin(t, other.username, other.password)).status).toBe(303);
     });
 
+    it('holds under concurrency: of 60 parallel wrong passwords at most 10 are evaluated, the rest get 429', async () => {
+      const victim = await createUser(t, admin, { username: 'parallel-victim' });
+      const statuses = await Promise.all(Array.from({ length: 60 }, (_, i) => postLogin(t, victim.username, `wrong-${i}`).then((r) => r.status)));
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(10);
+      expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+      expect((await postLogin(t, victim.username, victim.password)).status).toBe(429);
+    });
+
     it('is reset by a successful sign-in', async () => {
       const user = await createUser(t, admin, { username: 'forgetful-user' });
       for (let i = 0; i < 9; i++) await postLogin(t, user.username, 'wrong');
@@ -201,6 +209,25 @@ describe('browser sign-in', () => {
       expect(res.status).toBe(401);
       expect(res.headers['www-authenticate']).toMatch(/^Bearer/);
     });
+  });
+});
+
+describe('the lockout across instances', () => {
+  it('holds when the attempts are spread over two instances on one database', async () => {
+    const a = await bootApp();
+    const b = await bootApp({ databaseUrl: a.databaseUrl });
+    try {
+      const admin = await signIn(a);
+      const victim = await createUser(a, admin, { username: 'spread-victim' });
+      const statuses: number[] = [];
+      for (let i = 0; i < 10; i++) statuses.push((await postLogin(i % 2 ? a : b, victim.username, `wrong-${i}`)).status);
+      expect(statuses).toEqual(Array(10).fill(401));
+      expect((await postLogin(a, victim.username, victim.password)).status).toBe(429);
+      expect((await postLogin(b, victim.username, victim.password)).status).toBe(429);
+    } finally {
+      await b.close();
+      await a.close();
+    }
   });
 });
 

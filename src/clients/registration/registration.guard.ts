@@ -1,26 +1,28 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { CryptoService } from '../../common/crypto/crypto.service';
+import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
 import { OAuthError } from '../../common/oauth/oauth-error';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 
-/** Registrations per source address and minute: enough for any real client, too few to flood the apps table. */
-export const REGISTRATIONS_PER_MINUTE = 20;
-
 /**
  * Who may register (RFC 7591 §3): nobody while DCR is off (404); with OAUTH2_DCR_INITIAL_ACCESS_TOKEN set, only a
- * caller presenting it as a bearer token; and at most REGISTRATIONS_PER_MINUTE per source address.
+ * caller presenting it as a bearer token; and at most OAUTH2_DCR_RATE_LIMIT per source address and minute, counted
+ * in PostgreSQL so the limit holds across instances.
  */
 @Injectable()
 export class RegistrationGuard implements CanActivate {
-  private readonly limiter = new RateLimiterMemory({ points: REGISTRATIONS_PER_MINUTE, duration: 60 });
+  private readonly limiter?: Limit;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly crypto: CryptoService,
-  ) {}
+    limits: RateLimitsService,
+  ) {
+    const points = config.dcr.rateLimit;
+    this.limiter = points > 0 ? limits.limit({ name: 'dcr-ip', points, durationSeconds: 60 }) : undefined;
+  }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (!this.config.dcr.enabled) throw new NotFoundException();
@@ -39,11 +41,11 @@ export class RegistrationGuard implements CanActivate {
     }
 
     try {
-      await this.limiter.consume(req.ip ?? 'unknown');
+      await this.limiter?.charge(req.ip ?? 'unknown');
     } catch (e) {
-      const retryAfter = Math.ceil(((e as RateLimiterRes).msBeforeNext ?? 60_000) / 1000);
-      res.setHeader('Retry-After', String(retryAfter));
-      throw new OAuthError('temporarily_unavailable', `too many registrations from this address; retry in ${retryAfter} s`, 429);
+      if (!(e instanceof LimitExceeded)) throw e;
+      res.setHeader('Retry-After', String(e.retryAfterSeconds));
+      throw new OAuthError('temporarily_unavailable', `too many registrations from this address; retry in ${e.retryAfterSeconds} s`, 429);
     }
     return true;
   }

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { CryptoService } from '../../common/crypto/crypto.service';
+import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
 import { CookieChange, PageResult, redirect, render } from '../../common/pages/page-result';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -10,7 +10,7 @@ import { safeReturnTo } from './return-to';
 
 export const LOGIN_CSRF_COOKIE = 'login_csrf';
 
-/** Failed sign-ins allowed per IP and username, and per IP, in five minutes before 429 (OWASP ASVS 2.2.1). */
+/** Sign-in attempts allowed per IP and username, and per IP, in five minutes before 429 (OWASP ASVS 2.2.1). */
 const FAILURES_PER_IP_AND_USER = 10;
 const FAILURES_PER_IP = 100;
 const WINDOW_SECONDS = 300;
@@ -36,15 +36,19 @@ const GENERIC_FAILURE = 'The username or password is incorrect.';
  */
 @Injectable()
 export class LoginService {
-  private readonly perIpAndUser = new RateLimiterMemory({ points: FAILURES_PER_IP_AND_USER, duration: WINDOW_SECONDS });
-  private readonly perIp = new RateLimiterMemory({ points: FAILURES_PER_IP, duration: WINDOW_SECONDS });
+  private readonly perIpAndUser: Limit;
+  private readonly perIp: Limit;
 
   constructor(
     private readonly users: UsersService,
     private readonly sessions: BrowserSessionsService,
     private readonly crypto: CryptoService,
+    limits: RateLimitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.perIpAndUser = limits.limit({ name: 'login-ip-user', points: FAILURES_PER_IP_AND_USER, durationSeconds: WINDOW_SECONDS });
+    this.perIp = limits.limit({ name: 'login-ip', points: FAILURES_PER_IP, durationSeconds: WINDOW_SECONDS });
+  }
 
   showForm(ctx: LoginContext): PageResult {
     return this.form(safeReturnTo(ctx.returnTo), 200);
@@ -63,22 +67,24 @@ export class LoginService {
       return this.form(returnTo, 400, { error: 'Enter your username and password.', username });
     }
 
+    // Charge first, refund on success: the attempt is counted before bcrypt runs, so N parallel guesses are N
+    // charges against the limit — not N reads of a counter that is only written after each of them failed.
     const userKey = `${ctx.ip}|${username.toLowerCase()}`;
-    const blockedFor = await this.blockedSeconds(userKey, ctx.ip);
-    if (blockedFor > 0) {
-      const minutes = Math.ceil(blockedFor / 60);
+    try {
+      await this.perIpAndUser.charge(userKey);
+      await this.perIp.charge(ctx.ip);
+    } catch (e) {
+      if (!(e instanceof LimitExceeded)) throw e;
+      const minutes = Math.ceil(e.retryAfterSeconds / 60);
       return {
         ...this.form(returnTo, 429, { error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, username }),
-        headers: { 'Retry-After': String(blockedFor) },
+        headers: { 'Retry-After': String(e.retryAfterSeconds) },
       };
     }
 
     const user = await this.users.verifyCredentials(username, password);
-    if (!user) {
-      await Promise.all([this.perIpAndUser.penalty(userKey), this.perIp.penalty(ctx.ip)]);
-      return this.form(returnTo, 401, { error: GENERIC_FAILURE, username });
-    }
-    await this.perIpAndUser.delete(userKey);
+    if (!user) return this.form(returnTo, 401, { error: GENERIC_FAILURE, username });
+    await Promise.all([this.perIpAndUser.reset(userKey), this.perIp.refund(ctx.ip)]);
 
     const session = await this.sessions.create(user);
     return redirect(returnTo, [
@@ -115,15 +121,6 @@ export class LoginService {
     const csrfToken = this.crypto.randomToken(32);
     const cookies: CookieChange[] = [{ name: LOGIN_CSRF_COOKIE, value: csrfToken, options: this.csrfCookieOptions() }];
     return { kind: 'render', view: 'login', model: { title: 'Sign in', returnTo, csrfToken, ...extra }, status, cookies };
-  }
-
-  private async blockedSeconds(userKey: string, ip: string): Promise<number> {
-    const [byUser, byIp] = await Promise.all([this.perIpAndUser.get(userKey), this.perIp.get(ip)]);
-    const blocked = [
-      byUser && byUser.consumedPoints >= FAILURES_PER_IP_AND_USER ? byUser.msBeforeNext : 0,
-      byIp && byIp.consumedPoints >= FAILURES_PER_IP ? byIp.msBeforeNext : 0,
-    ];
-    return Math.ceil(Math.max(...blocked) / 1000);
   }
 
   private get secureCookies(): boolean {

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { DataSource } from 'typeorm';
+
+/** Created by migration TokensDieWithTheirSource, in rate-limiter-flexible's layout. */
+const TABLE = 'rate_limits';
+
+export interface LimitOptions {
+  /** Names the counter; keys of different limits never collide. */
+  readonly name: string;
+  readonly points: number;
+  readonly durationSeconds: number;
+}
+
+/** What a refused charge answers: how long until the next attempt may succeed. */
+export class LimitExceeded extends Error {
+  override readonly name = 'LimitExceeded';
+  constructor(readonly retryAfterSeconds: number) {
+    super(`limit exceeded; retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/**
+ * One counter kept in PostgreSQL: every instance on the database shares it, and each charge is one atomic upsert,
+ * so concurrent attempts are all counted (SPEC §7 "sign-in limits hold under concurrent attempts and across
+ * instances"). Keys are hashed: no username or address is stored as such.
+ */
+export class Limit {
+  constructor(private readonly limiter: RateLimiterPostgres) {}
+
+  /** Charges one attempt before it is evaluated; throws LimitExceeded when none is left. */
+  async charge(key: string): Promise<void> {
+    try {
+      await this.limiter.consume(hashKey(key));
+    } catch (e) {
+      if (e instanceof RateLimiterRes) throw new LimitExceeded(Math.max(1, Math.ceil(e.msBeforeNext / 1000)));
+      throw e;
+    }
+  }
+
+  /** Gives one attempt back (it succeeded, so it was no guess). */
+  async refund(key: string): Promise<void> {
+    await this.limiter.reward(hashKey(key));
+  }
+
+  /** Forgets the counter (a successful sign-in clears its failures). */
+  async reset(key: string): Promise<void> {
+    await this.limiter.delete(hashKey(key));
+  }
+}
+
+@Injectable()
+export class RateLimitsService {
+  constructor(private readonly dataSource: DataSource) {}
+
+  limit(options: LimitOptions): Limit {
+    return new Limit(new RateLimiterPostgres({
+      storeClient: this.dataSource,
+      storeType: 'typeorm',
+      tableName: TABLE,
+      tableCreated: true,
+      keyPrefix: options.name,
+      points: options.points,
+      duration: options.durationSeconds,
+    }));
+  }
+}
+
+const hashKey = (key: string) => createHash('sha256').update(key).digest('base64url');
