@@ -212,3 +212,32 @@ describe('client authentication', () => {
     });
   });
 });
+
+describe('client authentication: failed secrets are limited', () => {
+  let t: TestApp;
+  let admin: string;
+  beforeAll(async () => {
+    t = await bootApp();
+    admin = await signIn(t);
+  });
+  afterAll(() => t.close());
+
+  const attempt = (app: RegisteredApp, secret: string) =>
+    request(t.url).post('/oauth2/token').type('form').set('Authorization', basic(app.clientId, secret)).send({ grant_type: 'client_credentials' });
+
+  it('answers 429 with Retry-After once 20 secrets were tried in parallel, charged before bcrypt runs', async () => {
+    const app = await createApp(t, admin, { grant_types: ['client_credentials'], redirect_uris: undefined });
+    const statuses = await Promise.all(Array.from({ length: 30 }, (_, i) => attempt(app, `guess-${i}`).then((r) => r.status)));
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(20);
+    expect(statuses.filter((s) => s !== 401 && s !== 429)).toEqual([]);
+    const blocked = await attempt(app, app.clientSecret!);
+    expect(blocked.status).toBe(429);
+    expect(blocked.body).toEqual({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/\S/) });
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('gives a successful verification back, so a working client is never locked out by its own requests', async () => {
+    const app = await createApp(t, admin, { grant_types: ['client_credentials'], redirect_uris: undefined });
+    for (let i = 0; i < 25; i++) expect((await attempt(app, app.clientSecret!)).status).toBe(200);
+  });
+});

@@ -13,7 +13,7 @@ export class ClientAuthGuard implements CanActivate {
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<ClientRequest>();
-    req.client = await this.clients.authenticate({ authorization: req.headers.authorization, body: req.body as Record<string, unknown> | undefined });
+    req.client = await this.clients.authenticate({ authorization: req.headers.authorization, body: req.body as Record<string, unknown> | undefined, ip: req.ip ?? '' });
     return true;
   }
 }

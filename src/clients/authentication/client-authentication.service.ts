@@ -2,7 +2,8 @@ import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { createHmac, randomBytes } from 'node:crypto';
 import { CryptoService } from '../../common/crypto/crypto.service';
-import { invalidClient, invalidRequest } from '../../common/oauth/oauth-error';
+import { invalidClient, invalidRequest, OAuthError } from '../../common/oauth/oauth-error';
+import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
 import { AppsService } from '../apps.service';
 import type { AppEntity, TokenEndpointAuthMethod } from '../entities/app.entity';
 
@@ -15,7 +16,16 @@ export interface AuthenticatedClient {
 export interface ClientCredentialsSource {
   readonly authorization?: string;
   readonly body: Record<string, unknown> | undefined;
+  /** The caller's address: failed secrets are limited per address and client. */
+  readonly ip: string;
 }
+
+/**
+ * Secret verifications (bcrypt runs) allowed per address and client_id in five minutes; a successful one is given
+ * back. Enough for any real client — a right secret is cached after its first use — and too few to guess one.
+ */
+const SECRET_ATTEMPTS = 20;
+const SECRET_WINDOW_SECONDS = 300;
 
 /**
  * A successful bcrypt verification is remembered this long. bcrypt costs ~45 ms, which would cap the token
@@ -37,11 +47,15 @@ export class ClientAuthenticationService {
    */
   private readonly verified = new LRUCache<string, true>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS });
   private readonly cacheKey = randomBytes(32);
+  private readonly attempts: Limit;
 
   constructor(
     private readonly apps: AppsService,
     private readonly crypto: CryptoService,
-  ) {}
+    limits: RateLimitsService,
+  ) {
+    this.attempts = limits.limit({ name: 'client-secret', points: SECRET_ATTEMPTS, durationSeconds: SECRET_WINDOW_SECONDS });
+  }
 
   async authenticate(source: ClientCredentialsSource): Promise<AuthenticatedClient> {
     const presented = readCredentials(source);
@@ -60,7 +74,7 @@ export class ClientAuthenticationService {
       if (app.tokenEndpointAuthMethod === 'none' || !app.secretHash) {
         throw invalidClient('client authentication failed', 'public client sent a secret', basic);
       }
-      if (!(await this.secretMatches(app.clientId, app.secretHash, presented.secret))) {
+      if (!(await this.secretMatches(app.clientId, app.secretHash, presented.secret, source.ip))) {
         throw invalidClient('client authentication failed', 'wrong client secret', basic);
       }
     }
@@ -69,13 +83,26 @@ export class ClientAuthenticationService {
     return { app: withoutHash as AppEntity, method: presented.method };
   }
 
-  private async secretMatches(clientId: string, storedHash: string, secret: string): Promise<boolean> {
+  private async secretMatches(clientId: string, storedHash: string, secret: string, ip: string): Promise<boolean> {
     const key = createHmac('sha256', this.cacheKey).update(`${clientId}\0${storedHash}\0${secret}`).digest('base64url');
     if (this.verified.has(key)) return true;
     // bcrypt reads only 72 bytes: a longer presented secret could otherwise match on its prefix.
     if (Buffer.byteLength(secret, 'utf8') > 72) return false;
+    // Charged before bcrypt runs, so parallel guesses are all counted (the login limit's rule, SPEC §7).
+    const attemptKey = `${ip}|${clientId}`;
+    try {
+      await this.attempts.charge(attemptKey);
+    } catch (e) {
+      if (!(e instanceof LimitExceeded)) throw e;
+      throw new OAuthError('temporarily_unavailable', `too many failed client authentications; retry in ${e.retryAfterSeconds} s`, 429, 'client secret attempts exceeded', {
+        'Retry-After': String(e.retryAfterSeconds),
+      });
+    }
     const ok = await this.crypto.verifyPassword(secret, storedHash);
-    if (ok) this.verified.set(key, true);
+    if (ok) {
+      this.verified.set(key, true);
+      await this.attempts.refund(attemptKey);
+    }
     return ok;
   }
 }
