@@ -2,17 +2,19 @@ import 'reflect-metadata';
 import { join } from 'node:path';
 import { createApp } from './app.factory';
 import { ConfigError } from './config/app-config';
+import { withEmbeddedKeyEncryptionSecret } from './config/key-encryption-secret';
 import { loadConfig } from './config/load-config';
 import { EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './database/embedded-postgres';
 
 /** Start-up: validate the settings, bring up the database, serve; stop it all cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
-  const config = loadConfig(process.env);
+  let config = loadConfig(process.env);
 
   let embedded: EmbeddedDatabase | undefined;
   if (!config.databaseUrl) {
     embedded = await startEmbeddedPostgres({ dir: join(config.dataDir, 'postgres'), database: 'portcullis' });
     process.stdout.write(`portcullis: embedded PostgreSQL on 127.0.0.1:${embedded.port}, data in ${join(config.dataDir, 'postgres')}\n`);
+    config = withEmbeddedKeyEncryptionSecret(config);
   }
   const stopDatabase = async () => embedded?.stop();
 

@@ -60,11 +60,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
     throw new ConfigError(`${read.name(S.issuerUrl)} is required when the authorization server is enabled and NODE_ENV=production`);
   }
 
+  const databaseUrl = read.databaseUrl(S.databaseUrl);
+  const keyEncryptionSecret = read.secret(S.keyEncryptionSecret, 16);
+  // The embedded setup generates its own secret; an external database in production must be given one, or the
+  // private signing keys would sit in it in plain text.
+  if (nodeEnv === 'production' && databaseUrl !== undefined && keyEncryptionSecret === undefined) {
+    throw new ConfigError(`${read.name(S.keyEncryptionSecret)} is required with an external database when NODE_ENV=production (it encrypts the signing keys at rest)`);
+  }
+
   const config: AppConfig = {
     nodeEnv,
     port,
     host: read.host(S.host) ?? '0.0.0.0',
-    databaseUrl: read.databaseUrl(S.databaseUrl),
+    databaseUrl,
     dataDir: resolve(read.string(S.dataDir) ?? '.data'),
     logLevel: read.oneOf(S.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) ?? 'info',
     trustProxy: read.trustProxy(S.trustProxy) ?? false,
@@ -75,7 +83,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       accessTokenTtl: read.duration(S.accessTokenTtl) ?? 900,
       refreshTokenTtl: read.duration(S.refreshTokenTtl) ?? 30 * 86400,
       authCodeTtl: read.duration(S.authCodeTtl) ?? 60,
-      keyEncryptionSecret: read.secret(S.keyEncryptionSecret, 16),
+      keyEncryptionSecret,
       extraScopes: read.scopes(S.scopes),
     },
     dcr: {

@@ -51,6 +51,8 @@ export class SigningKeysService implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
+    if (this.encryptionKey) await this.encryptPlaintextKeys();
+    else this.logger.warn('KEY_ENCRYPTION_SECRET is not set: private signing keys are stored unencrypted in the database');
     await this.ensureActiveKey();
     await this.notifications.subscribe(KEYS_CHANNEL, {
       onNotification: () => void this.reload().catch((err) => this.logger.warn({ err }, 'reloading signing keys failed')),
@@ -108,6 +110,17 @@ export class SigningKeysService implements OnModuleInit {
   async pruneRetired(): Promise<number> {
     const { affected } = await this.keys.delete({ status: 'retired', publishUntil: LessThan(this.clock.now()) });
     return affected ?? 0;
+  }
+
+  /** Keys stored before a secret was configured (or generated) are encrypted in place, once, on every instance. */
+  private async encryptPlaintextKeys(): Promise<void> {
+    const encrypted = await this.dataSource.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [ROTATION_LOCK_KEY]);
+      const plain = await tx.createQueryBuilder(SigningKeyEntity, 'k').addSelect('k.privateKey').where('k.encrypted = false').getMany();
+      for (const key of plain) await tx.update(SigningKeyEntity, { kid: key.kid }, { privateKey: this.encrypt(key.privateKey), encrypted: true });
+      return plain.length;
+    });
+    if (encrypted > 0) this.logger.log({ count: encrypted }, 'signing keys encrypted at rest');
   }
 
   private async ensureActiveKey(): Promise<void> {

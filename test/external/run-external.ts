@@ -8,7 +8,7 @@ import { join } from 'node:path';
  */
 export function runExternal<T>(script: string, args: string[], env: Record<string, string> = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [join(__dirname, script), ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [join(__dirname, script), ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`${script} failed: ${error.message}\n${stderr}`));
       try {
         resolve(JSON.parse(stdout) as T);

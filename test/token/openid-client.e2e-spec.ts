@@ -54,7 +54,7 @@ describe('an openid-client v6 relying party', () => {
       token_endpoint_auth_method: 'client_secret_post',
     });
     report = await runExternal<FlowReport>('openid-client-flow.mjs', [t.url, app.clientId, app.clientSecret!, app.redirectUri, user.username, user.password]);
-  }, 60_000);
+  }, 180_000);
   afterAll(() => t.close());
 
   it('completes every step of the flow', () => {

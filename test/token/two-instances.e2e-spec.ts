@@ -67,7 +67,7 @@ describe('two instances on one database', () => {
     userAtA = await signIn(a, alice.username, alice.password);
     userAtB = await signIn(b, alice.username, alice.password);
     app = await createApp(a, adminAtA, { name: 'two-instances', grant_types: ['authorization_code', 'refresh_token'] });
-  }, 60_000);
+  }, 180_000);
   afterAll(async () => {
     await b?.close();
     await a?.close();
