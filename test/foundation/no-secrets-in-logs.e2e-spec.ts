@@ -42,12 +42,16 @@ describe('no secret in any log line, across every flow', () => {
     keep('refresh token', tokens.body.refresh_token);
     keep('id token', tokens.body.id_token);
 
-    const refreshed = await request(t.url).post('/oauth2/token').type('form')
-      .send({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token, client_id: app.clientId, client_secret: app.clientSecret });
+    const refreshed = await request(t.url).post('/oauth2/token').set('Authorization', basic(app.clientId, app.clientSecret!)).type('form')
+      .send({ grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token });
     keep('rotated refresh token', refreshed.body.refresh_token);
     // A replay, so the replay path logs too.
     await request(t.url).post('/oauth2/token').set('Authorization', basic(app.clientId, app.clientSecret!)).type('form')
       .send({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: app.redirectUri });
+    // Secrets a caller puts where we do not read them, and secrets wrapped in a nested URL (a return_to).
+    await request(t.url).get(`/oauth2/authorize?client_id=${app.clientId}&id_token_hint=${tokens.body.id_token}&client_assertion=${refreshed.body.access_token}&assertion=${code}&subject_token=${tokens.body.refresh_token}&actor_token=${verifier}`);
+    await request(t.url).get(`/login?return_to=${encodeURIComponent(`/oauth2/authorize?client_id=${app.clientId}&code=${code}&refresh_token=${refreshed.body.refresh_token}`)}`);
+    await request(t.url).get(`/login?return_to=${encodeURIComponent(`/login?return_to=${encodeURIComponent(`/cb?access_token=${refreshed.body.access_token}`)}`)}`);
     await request(t.url).get('/oauth2/userinfo').set('Authorization', `Bearer ${refreshed.body.access_token}`);
     await request(t.url).get(`/oauth2/userinfo?access_token=${refreshed.body.access_token}`);
     await request(t.url).post('/oauth2/introspect').set('Authorization', basic(app.clientId, app.clientSecret!)).type('form').send({ token: refreshed.body.access_token });
