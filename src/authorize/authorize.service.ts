@@ -3,7 +3,7 @@ import { AppsService } from '../clients/apps.service';
 import type { AppEntity } from '../clients/entities/app.entity';
 import type { GrantEntity } from '../grants/entities/grant.entity';
 import { ScopesService } from '../clients/scopes/scopes.service';
-import { accessDenied, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
+import { accessDenied, asErrorDescription, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
 import { PageResult, redirect, render } from '../common/pages/page-result';
 import { ApiProblem, forbidden, problemTypeForStatus } from '../common/problem/problem';
 import { AppConfig } from '../config/app-config';
@@ -66,8 +66,11 @@ export class AuthorizeService {
       const client = await this.verifyClient(params);
       const signedIn = await this.sessions.fromCookies(cookies);
       const grant = signedIn ? await this.grants.find(signedIn.user.id, client.app.id) : null;
-      const request = this.validate(client, params, { vouched: isVouched(client.app, grant) });
-      const fail = (e: OAuthError) => e.redirectTo(request.redirectUri, request.state);
+      const vouched = isVouched(client.app, grant);
+      const request = this.validate(client, params, { vouched });
+      // prompt=none answers at once, without the user: for a redirect URI nobody vouched for, that would be an
+      // open redirect too (RFC 9700 §4.11.2), so those errors are shown like the step-2 ones.
+      const fail = (e: OAuthError) => (vouched ? e.redirectTo(request.redirectUri, request.state) : new UnvouchedRedirectError(e, new URL(request.redirectUri).host));
 
       // Step 3: no session (or the client asks to sign in again): sign in first, then come back here.
       if (!signedIn || request.prompt.has('login')) {
@@ -227,7 +230,7 @@ export class AuthorizeService {
       return await run();
     } catch (e) {
       if (e instanceof RedirectableOAuthError) {
-        return redirect(this.redirectUri(e.redirectUri, { error: e.code, error_description: e.description, state: e.state }));
+        return redirect(this.redirectUri(e.redirectUri, { error: e.code, error_description: asErrorDescription(e.description), state: e.state }));
       }
       if (e instanceof UnvouchedRedirectError) {
         return render('error', {

@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { OAuthError, invalidClientMetadata, invalidRedirectUri, invalidRequest, serverError } from '../oauth/oauth-error';
+import { asErrorDescription, OAuthError, invalidClientMetadata, invalidRedirectUri, invalidRequest, serverError } from '../oauth/oauth-error';
 import { ApiProblem, ProblemBody, problemTypeForStatus } from '../problem/problem';
 import { requestIdOf } from './request-id.middleware';
 import { RequestValidationError } from './request-validation';
@@ -84,7 +84,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-    res.json({ error: error.code, error_description: error.description });
+    res.json({ error: error.code, error_description: asErrorDescription(error.description) });
   }
 
   /** A page's own format: the error page, with the status and a message safe to show. */

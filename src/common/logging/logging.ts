@@ -33,7 +33,11 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
  * parameters (a signing key, a secret's hash), which must never reach a log line. `code` is redacted everywhere
  * (it is the OAuth parameter), so an error's own code (a SQLSTATE, an errno) is kept as `errorCode`.
  */
-export function serializeError(err: unknown): Record<string, unknown> {
+export function serializeError(thrown: unknown): Record<string, unknown> {
+  // pino-http hands its error serializer pino's own rendering of the error, which keeps the original as `raw`: read
+  // the original, so the allow-list below applies to it (and its type is the error's, not `Object`).
+  const raw = (thrown as { raw?: unknown } | null | undefined)?.raw;
+  const err = !(thrown instanceof Error) && raw instanceof Error ? raw : thrown;
   // Something thrown that is not an Error (a plain object, a string): its type and a bounded rendering, and where
   // it was caught, rather than `[object Object]`.
   if (!(err instanceof Error)) {

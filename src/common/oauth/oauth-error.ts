@@ -50,3 +50,11 @@ export const consentRequired = (description: string) => new OAuthError('consent_
 export const invalidRedirectUri = (description: string) => new OAuthError('invalid_redirect_uri', description);
 export const invalidClientMetadata = (description: string) => new OAuthError('invalid_client_metadata', description);
 export const serverError = (detail: string) => new OAuthError('server_error', 'the server could not complete the request', 500, detail);
+
+/**
+ * RFC 6749 §5.2 / §4.1.2.1: `error_description` is printable ASCII without `"` and `\`. Descriptions may quote what
+ * the client sent, so they are made to fit: double quotes become single ones, anything else outside the set `?`.
+ */
+export function asErrorDescription(description: string): string {
+  return description.replace(/"/g, "'").replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?');
+}
