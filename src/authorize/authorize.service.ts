@@ -81,7 +81,7 @@ export class AuthorizeService {
       const scopes = this.grantableScopes(request.scopes, user, request.app);
 
       // Step 4: consent remembered for every requested scope and every requested resource.
-      if (grant && !request.prompt.has('consent') && covers(grant, scopes, request.resources)) {
+      if (grant && !request.prompt.has('consent') && covers(grant, scopes, this.audiences(request))) {
         await this.grants.markUsed(grant.id);
         return redirect(await this.issueCode(request, user.id, grant.id, scopes, session.authenticatedAt));
       }
@@ -108,7 +108,7 @@ export class AuthorizeService {
       if (decision === 'deny') throw accessDenied('the user denied the request').redirectTo(request.redirectUri, request.state);
       const { user, session } = signedIn;
       const scopes = this.grantableScopes(request.scopes, user, request.app);
-      const recorded = await this.grants.record(user.id, request.app.id, scopes, request.resources);
+      const recorded = await this.grants.record(user.id, request.app.id, scopes, this.audiences(request));
       return redirect(await this.issueCode(request, user.id, recorded.id, scopes, session.authenticatedAt));
     });
   }
@@ -129,7 +129,7 @@ export class AuthorizeService {
       const params = { ...body, scope: Array.isArray(body.scope) ? body.scope.join(' ') : body.scope, prompt: undefined };
       const request = this.validate(client, params, { vouched: true });
       const scopes = this.grantableScopes(request.scopes, user, request.app);
-      const grant = await this.grants.record(user.id, request.app.id, scopes, request.resources);
+      const grant = await this.grants.record(user.id, request.app.id, scopes, this.audiences(request));
       return { redirect_uri: await this.issueCode(request, user.id, grant.id, scopes, principal.session.authenticatedAt) };
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;
@@ -256,6 +256,15 @@ export class AuthorizeService {
     return `${base}${base.includes('?') ? '&' : '?'}${query.toString()}`;
   }
 
+  /**
+   * Who the tokens will be for (RFC 8707): the requested resources, or — when none is named — this server itself,
+   * whose API the token then reaches. Consent covers audiences, so approving one resource is not approving this
+   * server's API too.
+   */
+  private audiences(request: AuthorizationRequest): string[] {
+    return request.resources.length > 0 ? request.resources : [this.issuer];
+  }
+
   /** Sign in first, then come back to this request (without `prompt=login`, or it would ask forever). */
   private signInUrl(params: AuthorizeParams): string {
     return `/login?return_to=${encodeURIComponent(authorizeUrl(params))}`;
@@ -288,9 +297,9 @@ function isVouched(app: AppEntity, grant: GrantEntity | null): boolean {
   return app.provenance !== 'dcr' || grant !== null;
 }
 
-/** SPEC §3 step 4: the grant already covers every requested scope and every requested resource. */
-function covers(grant: GrantEntity, scopes: readonly string[], resources: readonly string[]): boolean {
-  return scopes.every((s) => grant.scopes.includes(s)) && resources.every((r) => grant.resources.includes(r));
+/** SPEC §3 step 4: the grant already covers every requested scope and every audience the tokens will have. */
+function covers(grant: GrantEntity, scopes: readonly string[], audiences: readonly string[]): boolean {
+  return scopes.every((s) => grant.scopes.includes(s)) && audiences.every((a) => grant.resources.includes(a));
 }
 
 /** A step-2 error for a redirect URI nobody vouched for: shown on the error page, naming where it would have gone. */

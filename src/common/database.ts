@@ -6,6 +6,8 @@ function sqlState(e: unknown): string | undefined {
 }
 
 export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505';
+/** 40P01 deadlock_detected: PostgreSQL aborted this transaction to let a concurrent one finish. */
+export const isDeadlock = (e: unknown): boolean => sqlState(e) === '40P01';
 /** 23503 foreign_key_violation, or 23001 restrict_violation from an ON DELETE RESTRICT key. */
 export const isForeignKeyViolation = (e: unknown): boolean => ['23503', '23001'].includes(sqlState(e) ?? '');
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppConfig } from './app-config';
+import { AppConfig, ConfigError } from './app-config';
 
 /** Where the embedded setup keeps the secret it generated, beside the database it protects. */
 export const KEY_ENCRYPTION_SECRET_FILE = 'key-encryption-secret';
@@ -24,5 +24,7 @@ export function withEmbeddedKeyEncryptionSecret(config: AppConfig): AppConfig {
     secret = randomBytes(32).toString('base64url');
     writeFileSync(path, `${secret}\n`, { mode: 0o600, flag: 'wx' });
   }
+  // A truncated file must not silently mean "no encryption": the keys it encrypted could not be read either.
+  if (secret.length < 16) throw new ConfigError(`${path} holds no usable key encryption secret; restore it from a backup`);
   return Object.freeze({ ...config, authorizationServer: Object.freeze({ ...config.authorizationServer, keyEncryptionSecret: secret }) });
 }

@@ -73,8 +73,13 @@ export class AuthorizationCodesService {
   }
 
   async pruneExpired(): Promise<number> {
-    // Consumed codes are kept as long as a replay could still matter: until the code would have expired.
-    const { affected } = await this.codes.delete({ expiresAt: LessThan(new Date(this.clock.now().getTime() - 3600_000)) });
-    return affected ?? 0;
+    // Consumed codes are kept as long as a replay could still matter: an hour past the code's expiry, and as long as
+    // the access token it minted lives (deleting the row would deny that token: migration TokensDieWithTheirSource).
+    const now = this.clock.now();
+    const rows = returnedRows<{ id: string }>(await this.codes.query(
+      `DELETE FROM authorization_codes WHERE expires_at < $1 AND (access_token_expires_at IS NULL OR access_token_expires_at <= $2) RETURNING id`,
+      [new Date(now.getTime() - 3600_000), now],
+    ));
+    return rows.length;
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { returnedRows } from '../common/database';
+import { isDeadlock, returnedRows } from '../common/database';
 import { invalidGrant } from '../common/oauth/oauth-error';
 import { isUuid } from '../common/uuid';
 import { UserCredentialHooks, UserTokenRevoker } from '../identity/users/user-credential-hooks';
@@ -219,19 +219,19 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
     // Lock order matters: refresh tokens first (a rotation holds its token, then takes key-share locks on the
     // code and the grant), then codes (an exchange holds its code, then takes the grant), then the grant. The
     // other order deadlocks with a concurrent refresh.
-    await this.dataSource.transaction(async (tx) => {
+    await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
       await this.refreshTokens.revokeWhere('grant_id = $1', [grantId], tx);
       const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
         await tx.query('DELETE FROM authorization_codes WHERE grant_id = $1 RETURNING access_token_jti, access_token_expires_at', [grantId]),
       );
       await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
       await tx.delete(GrantEntity, { id: grantId, userId });
-    });
+    }));
   }
 
   /** Revokes refresh-token families and the access tokens issued with them; answers how many live sessions ended. */
   revokeFamilies(familyIds: readonly string[]): Promise<number> {
-    return this.refreshTokens.revokeFamilies(familyIds);
+    return retryOnDeadlock(() => this.refreshTokens.revokeFamilies(familyIds));
   }
 
   /**
@@ -239,8 +239,9 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
    * access tokens minted from them and from their codes. Their grants (what they consented to) stay.
    */
   async revokeUserTokens(userId: string): Promise<void> {
-    await this.dataSource.transaction(async (tx) => {
-      await this.refreshTokens.revokeWhere('user_id = $1', [userId], tx);
+    await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
+      // Codes first: a redemption in flight holds its code, so this waits for it to commit, and the refresh token
+      // it issued is then visible to the revocation below.
       const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
         await tx.query(
           // Codes not redeemed yet can no longer be; those redeemed give up their access tokens.
@@ -249,8 +250,9 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
           [userId],
         ),
       );
+      await this.refreshTokens.revokeWhere('user_id = $1', [userId], tx);
       await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
-    });
+    }));
   }
 
   /** Expired rows (SPEC §6). */
@@ -271,5 +273,19 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
       await this.denyList.deny(accessTokensOf([code]), tx);
     });
     this.logger.warn({ appId: code.appId, userId: code.userId }, 'authorization code replayed: its tokens are revoked');
+  }
+}
+
+/**
+ * Revocations by user, grant and family lock overlapping refresh-token rows in different orders; when two meet,
+ * PostgreSQL aborts one (40P01). Each is idempotent, so the aborted one simply runs again.
+ */
+async function retryOnDeadlock<T>(run: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (e) {
+      if (attempt >= attempts || !isDeadlock(e)) throw e;
+    }
   }
 }

@@ -138,9 +138,14 @@ export class RefreshTokensService {
     return manager ? run(manager) : this.dataSource.transaction(run);
   }
 
+  /** Expired tokens whose access token is dead too (deleting a row denies a live one, by the trigger). */
   async pruneExpired(): Promise<number> {
-    const { affected } = await this.tokens.delete({ expiresAt: LessThan(this.clock.now()) });
-    return affected ?? 0;
+    const now = this.clock.now();
+    const rows = returnedRows<{ id: string }>(await this.tokens.query(
+      `DELETE FROM refresh_tokens WHERE expires_at < $1 AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1) RETURNING id`,
+      [now],
+    ));
+    return rows.length;
   }
 
   private async insert(manager: EntityManager, spec: RefreshTokenSpec, familyId: string, parentId: string | null): Promise<string> {

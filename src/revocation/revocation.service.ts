@@ -2,6 +2,8 @@ import { Injectable } from '@nestjs/common';
 import type { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
 import { invalidClient, invalidRequest } from '../common/oauth/oauth-error';
 import { GrantsService } from '../grants/grants.service';
+import { predatesCredentials } from '../identity/entities/user.entity';
+import { UsersService } from '../identity/users/users.service';
 import { AccessTokensService, InvalidAccessToken } from '../token/access-tokens.service';
 import type { IntrospectionResponseDto, TokenActionDto } from './dto/token-action.dto';
 
@@ -11,6 +13,7 @@ export class RevocationService {
   constructor(
     private readonly grants: GrantsService,
     private readonly accessTokens: AccessTokensService,
+    private readonly users: UsersService,
   ) {}
 
   /**
@@ -47,6 +50,12 @@ export class RevocationService {
     }
     const claims = await this.accessTokens.verify(token).catch((e) => (e instanceof InvalidAccessToken ? undefined : Promise.reject(e)));
     if (!claims) return { active: false };
+    // A token about a user (not a client acting as itself) is active only while the user exists and has not
+    // changed role or password since it was issued (SPEC §7).
+    if (claims.sub !== claims.client_id) {
+      const user = await this.users.findById(claims.sub);
+      if (!user || predatesCredentials(user, claims.iat)) return { active: false };
+    }
     return {
       active: true,
       token_type: 'Bearer',

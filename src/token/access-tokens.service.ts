@@ -138,6 +138,8 @@ export class AccessTokensService {
     }
     const claims = payload as AccessTokenClaims;
     if (this.grants.isAccessTokenDenied(claims.jti)) throw new InvalidAccessToken('revoked');
+    // The app it was issued to was deleted (SPEC §7: a token dies with its app).
+    if (this.grants.isAccessTokenDenied(`client:${claims.client_id}`)) throw new InvalidAccessToken('its app was deleted');
     // A principal token dies with what it was minted from (SPEC §2).
     if (typeof claims.source_jti === 'string' && this.grants.isAccessTokenDenied(claims.source_jti)) throw new InvalidAccessToken('its source was revoked');
     if (typeof claims.sid === 'string' && !(await this.sessions.isLive(claims.sid))) throw new InvalidAccessToken('its session ended');

@@ -11,9 +11,30 @@ import { tokenResponse } from './token-response';
 /** `client_id` of tokens this server issues to its own callers rather than to a registered app. */
 export const SELF_CLIENT_ID = 'portcullis';
 
-/** A principal token names what it was minted from. */
-export function isPrincipalToken(claims: Pick<AccessTokenClaims, 'sid' | 'source_jti'>): boolean {
-  return typeof claims.sid === 'string' || typeof claims.source_jti === 'string';
+/**
+ * A token this server minted for a caller of its API (principal or delegated): it names what it was minted from,
+ * or whom it acts for.
+ */
+export function isPrincipalToken(claims: Pick<AccessTokenClaims, 'sid' | 'source_jti' | 'act'>): boolean {
+  return typeof claims.sid === 'string' || typeof claims.source_jti === 'string' || claims.act !== undefined;
+}
+
+/**
+ * What a minted token is bound to (SPEC §2 "bound to where the caller's credential came from"): a browser
+ * session (`sid`: it ends with the session) or an access token (`source_jti`: it dies when that token is
+ * revoked, directly or with its grant or family); never longer than either lives. A minted token cannot mint
+ * another, so no chain outlives its root. A service account's token is revoked in the database; what it mints lives
+ * at most ACCESS_TOKEN_TTL.
+ */
+function bindingOf(principal: Principal): { notAfter?: Date; claims: Record<string, unknown> } {
+  if (principal.via === 'service_account_token') return { claims: {} };
+  if (principal.via === 'session') {
+    if (!principal.session) throw forbidden('The session cannot be bound');
+    return { notAfter: principal.session.expiresAt, claims: { sid: principal.session.id } };
+  }
+  if (!principal.token) throw forbidden('The presented token cannot be bound');
+  if (principal.token.principal) throw forbidden('A token minted by this API cannot mint another');
+  return { notAfter: principal.token.expiresAt, claims: { source_jti: principal.token.jti } };
 }
 
 /**
@@ -31,36 +52,22 @@ export class PrincipalTokensService {
   ) {}
 
   /**
-   * A token for the caller itself, bound to where the caller's credential came from (SPEC §2):
-   * - from a browser session: every scope the user's role allows, until the session ends (`sid`);
-   * - from an access token: never more scopes than it carries (or an app granted only `account` could mint an
-   *   `admin` token), never longer than it lives, dead when it is revoked (`source_jti`), and keeping its `act`
-   *   so a delegated token cannot shed the trace of who delegated it;
-   * - never from another principal token, so no chain of tokens can outlive its root.
+   * A token for the caller itself (SPEC §2): from a browser session, every scope the user's role allows; from an
+   * access token, never more scopes than it carries (or an app granted only `account` could mint an `admin`
+   * token). Either way bound to the caller's credential (see `bindingOf`).
    */
   async principalToken(principal: Principal): Promise<TokenResponseDto> {
     if (principal.kind !== 'user') throw forbidden('A principal token is for a user');
-    if (principal.token?.principal) throw forbidden('A principal token cannot mint another');
+    const binding = bindingOf(principal);
     const user = await this.users.findById(principal.userId);
     if (!user) throw forbidden('The user no longer exists');
     const allowed = this.scopes.allowedForRole(user.role);
-    const source = principal.via === 'access_token' ? principal.token : undefined;
-    if (principal.via === 'access_token' && !source) throw forbidden('The presented token cannot be bound');
-    if (principal.via === 'session' && !principal.session) throw forbidden('The session cannot be bound');
-    const scopes = source ? allowed.filter((s) => principal.scopes?.includes(s)) : allowed;
-    const access = await this.accessTokens.sign({
-      subject: user.id,
-      clientId: SELF_CLIENT_ID,
-      scopes,
-      notAfter: source ? source.expiresAt : principal.session!.expiresAt,
-      extraClaims: {
-        ...(source ? { source_jti: source.jti } : { sid: principal.session!.id }),
-        ...(principal.act ? { act: principal.act } : {}),
-      },
-    });
+    const scopes = principal.via === 'access_token' ? allowed.filter((s) => principal.scopes?.includes(s)) : allowed;
+    const access = await this.accessTokens.sign({ subject: user.id, clientId: SELF_CLIENT_ID, scopes, notAfter: binding.notAfter, extraClaims: binding.claims });
     return tokenResponse(access, scopes);
   }
 
+  /** A token for `sub` naming the caller in `act` (RFC 8693 §4.1), bound to the caller's credential like a principal token. */
   async delegatedToken(principal: Principal, request: DelegatedTokenRequestDto): Promise<TokenResponseDto> {
     const subject = await this.users.findById(request.sub);
     if (!subject) throw validationError([{ name: 'sub', error: 'reference_not_found', title: 'No user with this id', pointer: '/sub' }]);
@@ -73,11 +80,13 @@ export class PrincipalTokensService {
     const actor = principal.kind === 'user'
       ? { sub: principal.userId, username: principal.username }
       : { sub: principal.serviceAccountId, service_account: principal.name };
+    const binding = bindingOf(principal);
     const access = await this.accessTokens.sign({
       subject: subject.id,
       clientId: SELF_CLIENT_ID,
       scopes: [...new Set(scopes)],
-      extraClaims: { act: actor, ...(request.team_id ? { team_id: request.team_id } : {}) },
+      notAfter: binding.notAfter,
+      extraClaims: { ...binding.claims, act: actor, ...(request.team_id ? { team_id: request.team_id } : {}) },
     });
     this.logger.log({ actor: actor.sub, subject: subject.id, scopes, teamId: request.team_id, jti: access.jti }, 'delegated token issued');
     return tokenResponse(access, [...new Set(scopes)]);

@@ -5,7 +5,7 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, import
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { DataSource, LessThan, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, ConfigError } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { DatabaseNotifications } from '../database/notifications.service';
 import { SigningKeyEntity } from './entities/signing-key.entity';
@@ -163,10 +163,15 @@ export class SigningKeysService implements OnModuleInit {
 
   private decrypt(row: SigningKeyEntity): string {
     if (!row.encrypted) return row.privateKey;
-    if (!this.encryptionKey) throw new Error(`signing key ${row.kid} is encrypted: set KEY_ENCRYPTION_SECRET`);
+    if (!this.encryptionKey) throw new ConfigError(`signing key ${row.kid} is encrypted: set KEY_ENCRYPTION_SECRET (with the embedded database it is in the data directory)`);
     const [, iv, tag, ciphertext] = row.privateKey.split(':');
-    const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, Buffer.from(iv, 'base64'));
-    decipher.setAuthTag(Buffer.from(tag, 'base64'));
-    return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]).toString('utf8');
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, Buffer.from(iv, 'base64'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64'));
+      return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64')), decipher.final()]).toString('utf8');
+    } catch {
+      // One clear line at start-up (SPEC §1), not a bare "unable to authenticate data".
+      throw new ConfigError(`KEY_ENCRYPTION_SECRET does not decrypt signing key ${row.kid}: it is not the secret the keys were encrypted with`);
+    }
   }
 }

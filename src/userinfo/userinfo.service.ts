@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OAuthError } from '../common/oauth/oauth-error';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { predatesCredentials } from '../identity/entities/user.entity';
 import { UsersService } from '../identity/users/users.service';
 import { AccessTokensService, InvalidAccessToken } from '../token/access-tokens.service';
 
@@ -50,6 +51,7 @@ export class UserInfoService {
     }
     const user = await this.users.findById(claims.sub);
     if (!user) throw invalidToken('the access token is not about a user');
+    if (predatesCredentials(user, claims.iat)) throw invalidToken('the access token is invalid, expired or revoked');
     const scopes = claims.scope.split(' ');
     // OIDC Core §5.3: userinfo is an OpenID resource; RFC 6750 §3.1 names the missing scope.
     if (!scopes.includes('openid')) {

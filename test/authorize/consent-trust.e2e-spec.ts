@@ -202,6 +202,13 @@ describe('consent means what it shows', () => {
       expect(locationParams(res).params.error).toBe('consent_required');
     });
 
+    it('asks again for a request naming no resource after only a resource was approved: its tokens would be for this server', async () => {
+      const cookie = await signedInUser();
+      await authorizeAndConsent(t, app, cookie, { scope: 'openid', resource: ONE });
+      const res = await getAuthorize(t, authorizeParams(app, pkce().challenge, { scope: 'openid' }), cookie);
+      expect(res.status).toBe(200);
+    });
+
     it('remembers the resource once allowed', async () => {
       const cookie = await signedInUser();
       const page = await getAuthorize(t, authorizeParams(app, pkce().challenge, { scope: 'openid', resource: TWO }), cookie);

@@ -121,7 +121,55 @@ describe('every token dies with what it came from', () => {
     });
   });
 
+  describe('a delegated token', () => {
+    const delegate = (credential: { cookie: string } | { bearer: string }, sub: string) => {
+      const req = request(t.url).post('/api/v1/oauth2/delegated-token').send({ sub, scopes: ['account'] });
+      return 'cookie' in credential ? req.set('Cookie', credential.cookie) : req.set('Authorization', `Bearer ${credential.bearer}`);
+    };
+
+    it("ends with the admin's session it was minted from", async () => {
+      const boss = await person('admin');
+      const subject = await person();
+      const res = await delegate({ cookie: boss.cookie }, subject.id);
+      expect(res.status).toBe(200);
+      expect(await works({ bearer: res.body.access_token })).toBe(true);
+      const home = await request(t.url).get('/').set('Cookie', boss.cookie);
+      const csrf = /name="csrf_token" value="([^"]+)"/.exec(home.text)![1];
+      await request(t.url).post('/logout').set('Cookie', boss.cookie).type('form').send({ csrf_token: csrf });
+      expect(await works({ bearer: res.body.access_token })).toBe(false);
+    });
+
+    it('cannot be minted with a principal token, so a stolen session leaves no chain of tokens behind', async () => {
+      const boss = await person('admin');
+      const principal = (await principalToken({ cookie: boss.cookie })).body.access_token;
+      const res = await delegate({ bearer: principal }, (await person()).id);
+      expect(res.status).toBe(403);
+    });
+
+    it("stops working when its subject's password changes", async () => {
+      const subject = await person();
+      const res = await delegate({ cookie: admin }, subject.id);
+      expect(await works({ bearer: res.body.access_token })).toBe(true);
+      expect((await request(t.url).patch(`/api/v1/users/${subject.id}`).set('Cookie', admin).send({ password: 'another-new-password-7' })).status).toBe(200);
+      const [{ recent }] = await sql<{ recent: boolean }>(t, `SELECT tokens_not_before > now() - interval '1 minute' AS recent FROM users WHERE id = $1`, [subject.id]);
+      expect(recent).toBe(true);
+      // `iat` has whole seconds: place the change in the second after the token's, as it is unless both fell in one.
+      await sql(t, `UPDATE users SET tokens_not_before = to_timestamp($2 + 1) WHERE id = $1`, [subject.id, decodeJwt(res.body.access_token).iat]);
+      expect(await works({ bearer: res.body.access_token })).toBe(false);
+      expect(await introspect(res.body.access_token)).toBe(false);
+    });
+  });
+
   describe('deleting an app', () => {
+    it('denies its client_credentials tokens, which no row records', async () => {
+      const machine = await createApp(t, admin, { name: 'machine', grant_types: ['client_credentials'], redirect_uris: undefined, scope: 'openid' });
+      const cc = await request(t.url).post('/oauth2/token').set('Authorization', basic(machine.clientId, machine.clientSecret!)).type('form').send({ grant_type: 'client_credentials' });
+      expect(cc.status).toBe(200);
+      expect(await introspect(cc.body.access_token)).toBe(true);
+      expect((await request(t.url).delete(`/api/v1/oauth2/apps/${machine.id}`).set('Cookie', admin)).status).toBe(204);
+      expect(await introspect(cc.body.access_token)).toBe(false);
+    });
+
     it('denies its live access tokens at once, and its refresh tokens are gone', async () => {
       const doomed = await createApp(t, admin, { name: 'doomed', scope: 'openid offline_access account', grant_types: ['authorization_code', 'refresh_token'] });
       const tokens = await tokensFor(await person(), 'openid offline_access account', doomed);

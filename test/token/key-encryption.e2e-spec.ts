@@ -14,6 +14,13 @@ describe('signing keys at rest', () => {
       await t.close();
     }
   });
+  it('refuses to start, in one line naming KEY_ENCRYPTION_SECRET, with a secret that does not decrypt the stored keys', async () => {
+    const first = await bootApp({ env: { KEY_ENCRYPTION_SECRET: 'the-first-secret-1234567' } });
+    await first.close();
+    await expect(bootApp({ databaseUrl: first.databaseUrl, env: { KEY_ENCRYPTION_SECRET: 'another-secret-7654321' } }))
+      .rejects.toThrow(/^KEY_ENCRYPTION_SECRET does not decrypt signing key \S+: it is not the secret the keys were encrypted with$/);
+  });
+
   it('encrypts keys stored in plain text once a KEY_ENCRYPTION_SECRET is configured, and keeps signing with them', async () => {
     const plain = await bootApp();
     const before = await sql<{ kid: string; encrypted: boolean }>(plain, 'SELECT kid, encrypted FROM signing_keys');

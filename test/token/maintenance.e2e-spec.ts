@@ -45,6 +45,17 @@ describe('pruning expired rows', () => {
     expect((await t.app.get(MaintenanceService).prune()).refreshTokens).toBe(1);
   });
 
+  it('keeps an expired code or refresh token while the access token it minted lives: deleting it would deny that token', async () => {
+    await sql(t, `INSERT INTO refresh_tokens (token_hash, family_id, grant_id, app_id, user_id, expires_at, access_token_jti, access_token_expires_at)
+                  SELECT repeat('e', 64), gen_random_uuid(), g.id, g.app_id, g.user_id, now() - interval '1 second', 'still-live-jti', now() + interval '1 hour'
+                  FROM grants g LIMIT 1`);
+    await sql(t, `UPDATE authorization_codes SET expires_at = now() - interval '2 hours', access_token_jti = 'code-live-jti',
+                   access_token_expires_at = now() + interval '1 hour'`);
+    const pruned = await t.app.get(MaintenanceService).prune();
+    expect(pruned).toMatchObject({ codes: 0, refreshTokens: 0 });
+    expect(await sql(t, `SELECT jti FROM revoked_access_tokens WHERE jti IN ('still-live-jti', 'code-live-jti')`)).toEqual([]);
+  });
+
   it('removes expired browser sessions', async () => {
     const before = await count('browser_sessions');
     await sql(t, `UPDATE browser_sessions SET expires_at = now() - interval '1 second'

@@ -27,7 +27,10 @@ export class LimitExceeded extends Error {
  * instances"). Keys are hashed: no username or address is stored as such.
  */
 export class Limit {
-  constructor(private readonly limiter: RateLimiterPostgres) {}
+  constructor(
+    private readonly limiter: RateLimiterPostgres,
+    private readonly dataSource: DataSource,
+  ) {}
 
   /** Charges one attempt before it is evaluated; throws LimitExceeded when none is left. */
   async charge(key: string): Promise<void> {
@@ -39,9 +42,15 @@ export class Limit {
     }
   }
 
-  /** Gives one attempt back (it succeeded, so it was no guess). */
+  /**
+   * Gives one attempt back (it succeeded, so it was no guess) — within the window it was charged in, and never
+   * below zero, which would hand out extra attempts in the next window.
+   */
   async refund(key: string): Promise<void> {
-    await this.limiter.reward(hashKey(key));
+    await this.dataSource.query(`UPDATE ${TABLE} SET points = points - 1 WHERE key = $1 AND points > 0 AND expire > $2`, [
+      this.limiter.getKey(hashKey(key)),
+      Date.now(),
+    ]);
   }
 
   /** Forgets the counter (a successful sign-in clears its failures). */
@@ -63,7 +72,7 @@ export class RateLimitsService {
       keyPrefix: options.name,
       points: options.points,
       duration: options.durationSeconds,
-    }));
+    }), this.dataSource);
   }
 }
 

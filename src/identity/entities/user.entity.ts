@@ -43,4 +43,16 @@ export class UserEntity {
 
   @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
   updatedAt!: Date;
+
+  /**
+   * Set when the user's role is lowered or their password changes: no access token about them issued before it is
+   * accepted any more (SPEC §7), including tokens no row records (a delegated token).
+   */
+  @Column({ name: 'tokens_not_before', type: 'timestamptz', nullable: true })
+  tokensNotBefore!: Date | null;
+}
+
+/** Whether a token about `user` issued at `iat` (seconds) predates the user's last change of role or password. */
+export function predatesCredentials(user: Pick<UserEntity, 'tokensNotBefore'>, iat: number): boolean {
+  return user.tokensNotBefore !== null && iat < Math.floor(user.tokensNotBefore.getTime() / 1000);
 }

@@ -93,7 +93,10 @@ export class UsersService implements OnModuleInit {
     if (dto.email !== undefined) user.email = dto.email;
     if (dto.role !== undefined) user.role = dto.role;
     if (dto.password !== undefined) user.passwordHash = await this.crypto.hashPassword(dto.password);
-    if (endsCredentials) await this.hooks.revokeUserTokens(user.id);
+    if (endsCredentials) {
+      user.tokensNotBefore = new Date();
+      await this.hooks.revokeUserTokens(user.id);
+    }
     try {
       await this.users.manager.transaction(async (tx) => {
         await tx.save(user);
@@ -133,7 +136,7 @@ export class UsersService implements OnModuleInit {
 }
 
 const byName = (username: string) => Raw((alias) => `lower(${alias}) = lower(:username)`, { username });
-const selectWithHash = { id: true, username: true, passwordHash: true, role: true, orgId: true, givenName: true, familyName: true, email: true, registeredAt: true } as const;
+const selectWithHash = { id: true, username: true, passwordHash: true, role: true, orgId: true, givenName: true, familyName: true, email: true, registeredAt: true, tokensNotBefore: true } as const;
 
 const duplicateUsername = (username: string) =>
   conflict(`A user named "${username}" already exists`, [
