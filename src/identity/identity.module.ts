@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthenticationGuard } from './auth/authentication.guard';
 import { BearerTokenRegistry } from './auth/bearer-token-registry';
-import { BearerStrategy } from './auth/bearer.strategy';
+import { BearerAuthenticator } from './auth/bearer.strategy';
 import { BootstrapAdminService } from './bootstrap/bootstrap-admin.service';
 import { BrowserSessionEntity } from './entities/browser-session.entity';
 import { OrgEntity } from './entities/org.entity';
@@ -23,7 +22,7 @@ import { UserCredentialHooks } from './users/user-credential-hooks';
 
 /** Who is who: users, orgs, service accounts, browser sessions, sign-in, and the guard every route passes. */
 @Module({
-  imports: [TypeOrmModule.forFeature([OrgEntity, UserEntity, BrowserSessionEntity, ServiceAccountEntity]), PassportModule],
+  imports: [TypeOrmModule.forFeature([OrgEntity, UserEntity, BrowserSessionEntity, ServiceAccountEntity])],
   controllers: [LoginController, UsersController, OrgsController, ServiceAccountsController],
   providers: [
     OrgsService,
@@ -34,7 +33,7 @@ import { UserCredentialHooks } from './users/user-credential-hooks';
     BootstrapAdminService,
     BearerTokenRegistry,
     UserCredentialHooks,
-    BearerStrategy,
+    BearerAuthenticator,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
   ],
   exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks],

@@ -2,10 +2,10 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { Reflector } from '@nestjs/core';
-import { AuthGuard } from '@nestjs/passport';
 import { ApiProblem, forbidden, unauthorised } from '../../common/problem/problem';
 import { BrowserSessionsService } from '../sessions/browser-sessions.service';
 import { ACCESS_KEY, AccessRule, AuthenticatedRequest, PUBLIC_KEY } from './auth.decorators';
+import { BearerAuthenticator } from './bearer.strategy';
 import type { Principal } from './principal';
 
 const BEARER = /^Bearer\s+/i;
@@ -19,12 +19,11 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 @Injectable()
 export class AuthenticationGuard implements CanActivate {
-  private readonly bearer = new (AuthGuard('bearer'))();
-
   private readonly origin: string;
 
   constructor(
     private readonly reflector: Reflector,
+    private readonly bearer: BearerAuthenticator,
     private readonly sessions: BrowserSessionsService,
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
@@ -45,14 +44,13 @@ export class AuthenticationGuard implements CanActivate {
   private async authenticate(ctx: ExecutionContext, req: AuthenticatedRequest): Promise<Principal> {
     const authorization = req.headers.authorization;
     if (authorization && BEARER.test(authorization)) {
-      try {
-        await this.bearer.canActivate(ctx);
-      } catch {
+      const principal = await this.bearer.authenticate(req, ctx.switchToHttp().getResponse());
+      if (!principal) {
         throw unauthorised('The bearer token is not valid', {
           'WWW-Authenticate': `${CHALLENGE}, error="invalid_token", error_description="The bearer token is not valid"`,
         });
       }
-      return (req as AuthenticatedRequest & { user: Principal }).user;
+      return principal;
     }
     const fromSession = await this.fromSession(req);
     if (fromSession) {
