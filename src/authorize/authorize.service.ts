@@ -63,14 +63,10 @@ export class AuthorizeService {
   /** GET /oauth2/authorize */
   async start(params: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
     return this.answer(async () => {
-      const client = await this.verifyClient(params);
-      const signedIn = await this.sessions.fromCookies(cookies);
-      const grant = signedIn ? await this.grants.find(signedIn.user.id, client.app.id) : null;
-      const vouched = isVouched(client.app, grant);
-      const request = this.validate(client, params, { vouched });
+      const { request, signedIn, grant, vouched } = await this.read(params, cookies);
       // prompt=none answers at once, without the user: for a redirect URI nobody vouched for, that would be an
       // open redirect too (RFC 9700 §4.11.2), so those errors are shown like the step-2 ones.
-      const fail = (e: OAuthError) => (vouched ? e.redirectTo(request.redirectUri, request.state) : new UnvouchedRedirectError(e, new URL(request.redirectUri).host));
+      const fail = (e: OAuthError) => toClient(e, request.redirectUri, request.state, vouched);
 
       // Step 3: no session (or the client asks to sign in again): sign in first, then come back here.
       if (!signedIn || request.prompt.has('login')) {
@@ -94,10 +90,7 @@ export class AuthorizeService {
   /** POST /oauth2/authorize: the consent decision. Everything is validated again; hidden fields prove nothing. */
   async decide(body: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
     return this.answer(async () => {
-      const client = await this.verifyClient(body);
-      const signedIn = await this.sessions.fromCookies(cookies);
-      const grant = signedIn ? await this.grants.find(signedIn.user.id, client.app.id) : null;
-      const request = this.validate(client, { ...body, prompt: undefined }, { vouched: isVouched(client.app, grant) });
+      const { request, signedIn } = await this.read({ ...body, prompt: undefined }, cookies);
       if (!signedIn) return redirect(this.signInUrl(body));
       // A decision without this session's CSRF token (a forged cross-site POST) gets no code and no redirect.
       if (!this.sessions.verifyCsrf(signedIn.rawId, body.csrf_token)) {
@@ -137,6 +130,15 @@ export class AuthorizeService {
     }
   }
 
+  /** SPEC §3 steps 1–2, with the session and the consent memory that decide where step-2 errors go. */
+  private async read(params: AuthorizeParams, cookies: Record<string, unknown>) {
+    const client = await this.verifyClient(params);
+    const signedIn = await this.sessions.fromCookies(cookies);
+    const grant = signedIn ? await this.grants.find(signedIn.user.id, client.app.id) : null;
+    const vouched = isVouched(client.app, grant);
+    return { request: this.validate(client, params, { vouched }), signedIn, grant, vouched };
+  }
+
   /** SPEC §3 step 1: the client and its redirect URI; any failure is shown to the user, never redirected. */
   private async verifyClient(params: AuthorizeParams): Promise<VerifiedClient> {
     const app = checkClient(await this.apps.findByClientId(checkClientId(params.client_id)));
@@ -160,8 +162,7 @@ export class AuthorizeService {
       const prompt = checkPrompt(params.prompt);
       return { app, redirectUri, redirectUriExplicit: explicit, state, scopes, ...pkce, resources, nonce, prompt };
     } catch (e) {
-      if (!(e instanceof OAuthError)) throw e;
-      throw options.vouched ? e.redirectTo(redirectUri, state) : new UnvouchedRedirectError(e, new URL(redirectUri).host);
+      throw e instanceof OAuthError ? toClient(e, redirectUri, state, options.vouched) : e;
     }
   }
 
@@ -300,6 +301,11 @@ function isVouched(app: AppEntity, grant: GrantEntity | null): boolean {
 /** SPEC §3 step 4: the grant already covers every requested scope and every audience the tokens will have. */
 function covers(grant: GrantEntity, scopes: readonly string[], audiences: readonly string[]): boolean {
   return scopes.every((s) => grant.scopes.includes(s)) && audiences.every((a) => grant.resources.includes(a));
+}
+
+/** An error after the client is verified: back to its redirect URI when vouched for, else to the error page. */
+function toClient(e: OAuthError, redirectUri: string, state: string | undefined, vouched: boolean): OAuthError {
+  return vouched ? e.redirectTo(redirectUri, state) : new UnvouchedRedirectError(e, new URL(redirectUri).host);
 }
 
 /** A step-2 error for a redirect URI nobody vouched for: shown on the error page, naming where it would have gone. */

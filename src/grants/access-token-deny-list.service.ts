@@ -59,7 +59,15 @@ export class AccessTokenDenyList implements OnModuleInit {
       }
     };
     await (manager ? run(manager) : this.revoked.manager.transaction(run));
-    for (const t of live) this.denied.set(t.jti, t.expiresAt.getTime());
+    this.remember(live);
+  }
+
+  /**
+   * Denies tokens on this instance only, at once: for tokens the database already denied and announced itself (a
+   * deleted row's trigger), whose notification would reach this instance a moment later.
+   */
+  remember(tokens: readonly DeniedToken[]): void {
+    for (const t of tokens) this.denied.set(t.jti, t.expiresAt.getTime());
   }
 
   async pruneExpired(): Promise<number> {

@@ -6,7 +6,9 @@ import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { DeniedToken } from './access-token-deny-list.service';
 import { AuthorizationCodeEntity } from './entities/authorization-code.entity';
+import { accessTokensOf } from './refresh-tokens.service';
 
 export interface NewAuthorizationCode {
   readonly appId: string;
@@ -72,6 +74,23 @@ export class AuthorizationCodesService {
     return manager.update(AuthorizationCodeEntity, { id: codeId }, { accessTokenJti: token.jti, accessTokenExpiresAt: token.expiresAt });
   }
 
+  /**
+   * Deletes a grant's codes (revoking the grant); answers the access tokens they minted. The deletion's trigger
+   * (migration TokensDieWithTheirSource) has denied them in the same transaction.
+   */
+  async deleteForGrant(grantId: string, manager: EntityManager): Promise<DeniedToken[]> {
+    return mintedBy(await manager.query('DELETE FROM authorization_codes WHERE grant_id = $1 RETURNING access_token_jti, access_token_expires_at', [grantId]));
+  }
+
+  /** Ends a user's codes: those not redeemed can no longer be; answers the access tokens the others minted. */
+  async retireForUser(userId: string, manager: EntityManager): Promise<DeniedToken[]> {
+    return mintedBy(await manager.query(
+      `UPDATE authorization_codes SET consumed_at = coalesce(consumed_at, now()) WHERE user_id = $1
+       RETURNING access_token_jti, access_token_expires_at`,
+      [userId],
+    ));
+  }
+
   async pruneExpired(): Promise<number> {
     // Consumed codes are kept as long as a replay could still matter: an hour past the code's expiry, and as long as
     // the access token it minted lives (deleting the row would deny that token: migration TokensDieWithTheirSource).
@@ -82,4 +101,9 @@ export class AuthorizationCodesService {
     ));
     return rows.length;
   }
+}
+
+function mintedBy(result: unknown): DeniedToken[] {
+  const rows = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(result);
+  return accessTokensOf(rows.map((r) => ({ accessTokenJti: r.access_token_jti, accessTokenExpiresAt: r.access_token_expires_at })));
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
-import { isDeadlock, returnedRows } from '../common/database';
+import { isDeadlock } from '../common/database';
 import { invalidGrant } from '../common/oauth/oauth-error';
 import { isUuid } from '../common/uuid';
 import { UserCredentialHooks, UserTokenRevoker } from '../identity/users/user-credential-hooks';
@@ -97,7 +97,7 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
    * Records consent; scopes and resources are added to any earlier grant (SPEC §3), atomically under concurrent
    * consents.
    */
-  async record(userId: string, appId: string, scopes: readonly string[], resources: readonly string[] = []): Promise<GrantEntity> {
+  async record(userId: string, appId: string, scopes: readonly string[], resources: readonly string[]): Promise<GrantEntity> {
     const rows: { id: string }[] = await this.grants.query(
       `INSERT INTO grants (user_id, app_id, scopes, resources) VALUES ($1, $2, $3, $4)
        ON CONFLICT (user_id, app_id) DO UPDATE
@@ -219,14 +219,14 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
     // Lock order matters: refresh tokens first (a rotation holds its token, then takes key-share locks on the
     // code and the grant), then codes (an exchange holds its code, then takes the grant), then the grant. The
     // other order deadlocks with a concurrent refresh.
-    await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
+    const codeTokens = await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
       await this.refreshTokens.revokeWhere('grant_id = $1', [grantId], tx);
-      const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
-        await tx.query('DELETE FROM authorization_codes WHERE grant_id = $1 RETURNING access_token_jti, access_token_expires_at', [grantId]),
-      );
-      await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
+      const deleted = await this.codes.deleteForGrant(grantId, tx);
       await tx.delete(GrantEntity, { id: grantId, userId });
+      return deleted;
     }));
+    // The deletion's trigger denied the codes' tokens and told every instance; this one knows at once.
+    this.denyList.remember(codeTokens);
   }
 
   /** Revokes refresh-token families and the access tokens issued with them; answers how many live sessions ended. */
@@ -242,16 +242,9 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
     await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
       // Codes first: a redemption in flight holds its code, so this waits for it to commit, and the refresh token
       // it issued is then visible to the revocation below.
-      const codes = returnedRows<{ access_token_jti: string | null; access_token_expires_at: Date | null }>(
-        await tx.query(
-          // Codes not redeemed yet can no longer be; those redeemed give up their access tokens.
-          `UPDATE authorization_codes SET consumed_at = coalesce(consumed_at, now()) WHERE user_id = $1
-           RETURNING access_token_jti, access_token_expires_at`,
-          [userId],
-        ),
-      );
+      const codeTokens = await this.codes.retireForUser(userId, tx);
       await this.refreshTokens.revokeWhere('user_id = $1', [userId], tx);
-      await this.denyList.deny(accessTokensOf(codes.map((c) => ({ accessTokenJti: c.access_token_jti, accessTokenExpiresAt: c.access_token_expires_at }))), tx);
+      await this.denyList.deny(codeTokens, tx);
     }));
   }
 

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import type { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
 import { invalidClient, invalidRequest } from '../common/oauth/oauth-error';
 import { GrantsService } from '../grants/grants.service';
-import { predatesCredentials } from '../identity/entities/user.entity';
 import { UsersService } from '../identity/users/users.service';
 import { AccessTokensService, InvalidAccessToken } from '../token/access-tokens.service';
 import type { IntrospectionResponseDto, TokenActionDto } from './dto/token-action.dto';
@@ -53,8 +52,7 @@ export class RevocationService {
     // A token about a user (not a client acting as itself) is active only while the user exists and has not
     // changed role or password since it was issued (SPEC §7).
     if (claims.sub !== claims.client_id) {
-      const user = await this.users.findById(claims.sub);
-      if (!user || predatesCredentials(user, claims.iat)) return { active: false };
+      if (!(await this.users.findTokenSubject(claims.sub, claims.iat))) return { active: false };
     }
     return {
       active: true,

@@ -3,7 +3,6 @@ import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { BearerTokenRegistry, BearerTokenVerifier } from '../identity/auth/bearer-token-registry';
 import type { UserPrincipal } from '../identity/auth/principal';
-import { predatesCredentials } from '../identity/entities/user.entity';
 import { UsersService } from '../identity/users/users.service';
 import { AccessTokensService, InvalidAccessToken } from './access-tokens.service';
 import { isPrincipalToken } from './principal-tokens.service';
@@ -30,8 +29,8 @@ export class AccessTokenVerifier implements BearerTokenVerifier, OnModuleInit {
     try {
       // A token issued for another resource (RFC 8707) is not for this API.
       const claims = await this.accessTokens.verify(token, { audience: this.config.authorizationServer.issuerUrl });
-      const user = await this.users.findById(claims.sub);
-      if (!user || predatesCredentials(user, claims.iat)) return undefined;
+      const user = await this.users.findTokenSubject(claims.sub, claims.iat);
+      if (!user) return undefined;
       return {
         kind: 'user',
         userId: user.id,

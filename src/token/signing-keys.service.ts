@@ -114,6 +114,8 @@ export class SigningKeysService implements OnModuleInit {
 
   /** Keys stored before a secret was configured (or generated) are encrypted in place, once, on every instance. */
   private async encryptPlaintextKeys(): Promise<void> {
+    // Almost always nothing to do: no lock and no transaction on every start for it.
+    if (!(await this.keys.existsBy({ encrypted: false }))) return;
     const encrypted = await this.dataSource.transaction(async (tx) => {
       await tx.query('SELECT pg_advisory_xact_lock($1)', [ROTATION_LOCK_KEY]);
       const plain = await tx.createQueryBuilder(SigningKeyEntity, 'k').addSelect('k.privateKey').where('k.encrypted = false').getMany();

@@ -2,7 +2,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import { OAuthError } from '../common/oauth/oauth-error';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { predatesCredentials } from '../identity/entities/user.entity';
 import { UsersService } from '../identity/users/users.service';
 import { AccessTokensService, InvalidAccessToken } from '../token/access-tokens.service';
 
@@ -49,9 +48,8 @@ export class UserInfoService {
       if (e instanceof InvalidAccessToken) throw invalidToken('the access token is invalid, expired or revoked');
       throw e;
     }
-    const user = await this.users.findById(claims.sub);
-    if (!user) throw invalidToken('the access token is not about a user');
-    if (predatesCredentials(user, claims.iat)) throw invalidToken('the access token is invalid, expired or revoked');
+    const user = await this.users.findTokenSubject(claims.sub, claims.iat);
+    if (!user) throw invalidToken('the access token is not about a current user');
     const scopes = claims.scope.split(' ');
     // OIDC Core §5.3: userinfo is an OpenID resource; RFC 6750 §3.1 names the missing scope.
     if (!scopes.includes('openid')) {

@@ -24,14 +24,14 @@ export function inputGuard(req: Request, _res: Response, next: NextFunction): vo
 }
 
 function describeQuery(query: unknown): string | undefined {
-  return forbiddenText(query, 4) ? 'the query string holds a NUL byte or an invalid character' : undefined;
+  return inspect(query, 4) === 'forbidden' ? 'the query string holds a NUL byte or an invalid character' : undefined;
 }
 
 function describeBody(body: unknown): string | undefined {
   if (body === undefined || body === null || typeof body !== 'object') return undefined;
-  const depth = depthOf(body);
-  if (depth > MAX_JSON_DEPTH) return `the request body nests deeper than ${MAX_JSON_DEPTH} levels`;
-  return forbiddenText(body, MAX_JSON_DEPTH + 1) ? 'the request body holds a NUL byte or an invalid character' : undefined;
+  const found = inspect(body, MAX_JSON_DEPTH);
+  if (found === 'too deep') return `the request body nests deeper than ${MAX_JSON_DEPTH} levels`;
+  return found ? 'the request body holds a NUL byte or an invalid character' : undefined;
 }
 
 function describeBasic(authorization: string | undefined): string | undefined {
@@ -48,33 +48,23 @@ function describeBasic(authorization: string | undefined): string | undefined {
   return [decoded, ...parts].some((p) => FORBIDDEN.test(p)) ? 'the HTTP Basic credentials hold a NUL byte or an invalid character' : undefined;
 }
 
-/** How deep a parsed JSON value nests, counted without recursion (the value may be thousands of levels deep). */
-function depthOf(root: object): number {
-  let deepest = 0;
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
-    deepest = Math.max(deepest, depth);
-    if (deepest > MAX_JSON_DEPTH) return deepest;
-    for (const child of Object.values(value)) stack.push([child, depth + 1]);
-  }
-  return deepest;
-}
-
-/** Whether any string (key or value) within `limit` levels holds a forbidden character. */
-function forbiddenText(root: unknown, limit: number): boolean {
+/**
+ * One walk over a parsed value, without recursion (it may be thousands of levels deep): the first string (key or
+ * value) holding a forbidden character, or a nesting deeper than `maxDepth`.
+ */
+function inspect(root: unknown, maxDepth: number): 'forbidden' | 'too deep' | undefined {
   const stack: [unknown, number][] = [[root, 0]];
   while (stack.length > 0) {
     const [value, depth] = stack.pop()!;
     if (typeof value === 'string') {
-      if (FORBIDDEN.test(value)) return true;
-    } else if (value !== null && typeof value === 'object' && depth < limit) {
+      if (FORBIDDEN.test(value)) return 'forbidden';
+    } else if (value !== null && typeof value === 'object') {
+      if (depth >= maxDepth) return 'too deep';
       for (const [key, child] of Object.entries(value)) {
-        if (FORBIDDEN.test(key)) return true;
+        if (FORBIDDEN.test(key)) return 'forbidden';
         stack.push([child, depth + 1]);
       }
     }
   }
-  return false;
+  return undefined;
 }

@@ -22,7 +22,8 @@ export class TokensDieWithTheirSource1795500000000 implements MigrationInterface
     await queryRunner.query(`
       CREATE FUNCTION "deny_access_token_of_deleted_row"() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
-        IF OLD.access_token_jti IS NOT NULL AND OLD.access_token_expires_at > now() THEN
+        -- A revoked refresh token's access token was denied when it was revoked (codes have no revoked_at).
+        IF OLD.access_token_jti IS NOT NULL AND OLD.access_token_expires_at > now() AND to_jsonb(OLD)->>'revoked_at' IS NULL THEN
           INSERT INTO revoked_access_tokens (jti, expires_at) VALUES (OLD.access_token_jti, OLD.access_token_expires_at)
             ON CONFLICT (jti) DO NOTHING;
           PERFORM pg_notify('portcullis_revoked_access_tokens',

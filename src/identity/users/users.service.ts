@@ -8,7 +8,7 @@ import { conflict, notFound } from '../../common/problem/problem';
 import { isUuid } from '../../common/uuid';
 import { DatabaseNotifications } from '../../database/notifications.service';
 import { BrowserSessionEntity } from '../entities/browser-session.entity';
-import { UserEntity } from '../entities/user.entity';
+import { predatesCredentials, UserEntity } from '../entities/user.entity';
 import { UserCredentialHooks } from './user-credential-hooks';
 import { OrgsService } from '../orgs/orgs.service';
 import { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
@@ -44,6 +44,15 @@ export class UsersService implements OnModuleInit {
 
   findById(id: string): Promise<UserEntity | null> {
     return isUuid(id) ? this.users.findOneBy({ id }) : Promise.resolve(null);
+  }
+
+  /**
+   * The user an access token issued at `iat` (seconds) is about, while the token still speaks for them: the user
+   * exists and has not changed role or password since (SPEC §7).
+   */
+  async findTokenSubject(sub: string, iat: number): Promise<UserEntity | null> {
+    const user = await this.findById(sub);
+    return user && !predatesCredentials(user, iat) ? user : null;
   }
 
   count(): Promise<number> {
