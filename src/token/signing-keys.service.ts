@@ -37,6 +37,8 @@ export class SigningKeysService implements OnModuleInit {
   private active?: { kid: string; privateKey: KeyLike };
   private published: LoadedKey[] = [];
   private lastReload = 0;
+  /** Reloads run one after another: a slow earlier read must never overwrite what a later one loaded. */
+  private reloads: Promise<void> = Promise.resolve();
   private readonly encryptionKey?: Buffer;
 
   constructor(
@@ -131,8 +133,14 @@ export class SigningKeysService implements OnModuleInit {
     await this.keys.createQueryBuilder().insert().values(await this.createKey()).orIgnore().execute();
   }
 
-  private async reload(): Promise<void> {
+  private reload(): Promise<void> {
     this.lastReload = Date.now();
+    const next = this.reloads.then(() => this.load());
+    this.reloads = next.catch(() => undefined);
+    return next;
+  }
+
+  private async load(): Promise<void> {
     const rows = await this.keys.createQueryBuilder('k').addSelect('k.privateKey').getMany();
     const active = rows.find((r) => r.status === 'active');
     if (!active) throw new Error('no active signing key in the database');
