@@ -78,7 +78,7 @@ export class AuthorizeService {
 
       // Step 4: consent remembered for every requested scope and every requested resource.
       if (grant && !request.prompt.has('consent') && covers(grant, scopes, this.audiences(request))) {
-        await this.grants.markUsed(grant.id);
+        this.grants.markUsed(grant.id);
         return redirect(await this.issueCode(request, user.id, grant.id, scopes, session.authenticatedAt));
       }
       // Step 5: ask.
@@ -180,7 +180,7 @@ export class AuthorizeService {
       resources: request.resources,
       authTime,
     });
-    await this.apps.markUsed(request.app);
+    this.apps.markUsed(request.app);
     return this.redirectUri(request.redirectUri, { code, state: request.state });
   }
 

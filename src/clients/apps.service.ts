@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { Clock } from '../common/clock';
@@ -9,16 +9,28 @@ import { notFound, validationError } from '../common/problem/problem';
 import { isUuid } from '../common/uuid';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { CachedRows, TableChanges } from '../database/cached-rows';
 import { DatabaseNotifications } from '../database/notifications.service';
+import { UsageWriteBehind } from '../database/write-behind';
 import { OrgsService } from '../identity/orgs/orgs.service';
 import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, UpdateAppDto } from './dto/app.dto';
 import { AppEntity, AppProvenance } from './entities/app.entity';
 import { checkClientMetadata, ClientMetadata, ClientMetadataInput, MetadataError } from './registration/client-metadata';
 import { ScopesService } from './scopes/scopes.service';
 
-/** Apps (OAuth clients): registered by admins (`api`) or by themselves (`dcr`, RFC 7591). */
+/** How often the apps' `last_used_at` is written. */
+const USAGE_WRITE_INTERVAL_MS = 5000;
+
+/**
+ * Apps (OAuth clients): registered by admins (`api`) or by themselves (`dcr`, RFC 7591). Client authentication
+ * and authorization requests read apps from memory (every change on any instance clears the copies: CachedRows);
+ * their use is recorded in memory and written behind.
+ */
 @Injectable()
-export class AppsService {
+export class AppsService implements OnApplicationShutdown {
+  private readonly byClientId: CachedRows<AppEntity>;
+  private readonly usage: UsageWriteBehind;
+
   constructor(
     @InjectRepository(AppEntity) private readonly apps: Repository<AppEntity>,
     private readonly orgs: OrgsService,
@@ -27,7 +39,30 @@ export class AppsService {
     private readonly clock: Clock,
     private readonly notifications: DatabaseNotifications,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    tableChanges: TableChanges,
+  ) {
+    this.byClientId = tableChanges.cache<AppEntity>(
+      'apps',
+      (clientId) => this.apps.createQueryBuilder('app').addSelect('app.secretHash').where('app.clientId = :clientId', { clientId }).getOne(),
+      { max: 10_000, ttlMs: 5 * 60_000 },
+    );
+    this.usage = new UsageWriteBehind('AppsUsage', async (ids, times) => {
+      await this.apps.query(
+        `UPDATE apps SET last_used_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+          WHERE apps.id = u.id AND (apps.last_used_at IS NULL OR apps.last_used_at < u.at)`,
+        [ids, times],
+      );
+    }, USAGE_WRITE_INTERVAL_MS);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.usage.stop();
+  }
+
+  /** Writes the pending `last_used_at` of this instance's apps, before anything reads them. */
+  flushUsage(): Promise<void> {
+    return this.usage.flush();
+  }
 
   /** RFC 7591 §3: the server makes the client_id and the secret; the client chooses neither (SPEC §5). */
   async registerSelf(body: unknown): Promise<RegistrationResponseDto> {
@@ -53,10 +88,12 @@ export class AppsService {
   }
 
   async list(query: PageQueryDto): Promise<Page<AppDto>> {
+    await this.usage.flush();
     return page(query, await this.apps.findAndCount({ order: { createdAt: 'ASC', id: 'ASC' }, skip: query.skip, take: query.per_page }), AppDto.from);
   }
 
   async get(id: string): Promise<AppDto> {
+    await this.usage.flush();
     return AppDto.from(await this.findOrThrow(id));
   }
 
@@ -92,7 +129,9 @@ export class AppsService {
       ...(body.name !== undefined ? { name: requiredName(body.name) } : {}),
       ...(body.display_name !== undefined ? { displayName: requiredName(body.display_name, 'display_name') } : {}),
     });
-    return AppDto.from(await this.apps.save(app));
+    const saved = await this.apps.save(app);
+    this.byClientId.clear();
+    return AppDto.from(saved);
   }
 
   /** A new secret; the old one stops working at once (its bcrypt hash, and so every cached verification, is gone). */
@@ -103,6 +142,7 @@ export class AppsService {
     }
     const secret = this.crypto.randomToken(32);
     await this.apps.update({ id }, { secretHash: await this.crypto.hashPassword(secret), secretRotatedAt: this.clock.now() });
+    this.byClientId.clear();
     return { ...AppDto.from(await this.findOrThrow(id)), client_secret: secret };
   }
 
@@ -113,25 +153,26 @@ export class AppsService {
    */
   async remove(id: string): Promise<void> {
     await this.apps.delete({ id: (await this.findOrThrow(id)).id });
+    this.byClientId.clear();
     await this.notifications.flush();
   }
 
-  /** The app with its secret hash, for client authentication. */
-  findForAuthentication(clientId: string): Promise<AppEntity | null> {
+  /** The app with its secret hash, for client authentication; a frozen copy shared by every request. */
+  findForAuthentication(clientId: string): Promise<Readonly<AppEntity> | null> {
     if (clientId.length === 0 || clientId.length > 64) return Promise.resolve(null);
-    return this.apps.createQueryBuilder('app').addSelect('app.secretHash').where('app.clientId = :clientId', { clientId }).getOne();
+    return this.byClientId.get(clientId);
   }
 
-  findByClientId(clientId: string): Promise<AppEntity | null> {
-    if (clientId.length === 0 || clientId.length > 64) return Promise.resolve(null);
-    return this.apps.findOneBy({ clientId });
+  async findByClientId(clientId: string): Promise<AppEntity | null> {
+    const app = await this.findForAuthentication(clientId);
+    if (!app) return null;
+    const { secretHash: _hidden, ...withoutHash } = app;
+    return withoutHash as AppEntity;
   }
 
-  /** Records use at most once a minute per app; idle self-registered apps are removed by their last use. */
-  async markUsed(app: AppEntity): Promise<void> {
-    const now = this.clock.now();
-    if (app.lastUsedAt && now.getTime() - app.lastUsedAt.getTime() < 60_000) return;
-    await this.apps.update({ id: app.id }, { lastUsedAt: now });
+  /** Records use, written behind; idle self-registered apps are removed by their last use. */
+  markUsed(app: Pick<AppEntity, 'id'>): void {
+    this.usage.record(app.id, this.clock.now());
   }
 
   private check(input: ClientMetadataInput, provenance: AppProvenance, wire: (e: MetadataError) => Error): ClientMetadata {

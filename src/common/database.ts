@@ -1,8 +1,10 @@
+import { DatabaseError } from 'pg';
 import { QueryFailedError } from 'typeorm';
 
-/** PostgreSQL SQLSTATE of a failed statement, when it is one. */
+/** PostgreSQL SQLSTATE of a failed statement (through TypeORM or a prepared statement), when it is one. */
 function sqlState(e: unknown): string | undefined {
-  return e instanceof QueryFailedError ? (e.driverError as { code?: string }).code : undefined;
+  if (e instanceof QueryFailedError) return (e.driverError as { code?: string }).code;
+  return e instanceof DatabaseError ? e.code : undefined;
 }
 
 export const isUniqueViolation = (e: unknown): boolean => sqlState(e) === '23505';

@@ -2,7 +2,9 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { dataSourceOptions, runMigrations } from './data-source-options';
+import { TableChanges } from './cached-rows';
 import { DATABASE_URL, DatabaseNotifications } from './notifications.service';
+import { PreparedStatements } from './prepared-statements';
 
 /** Connects to PostgreSQL and applies pending migrations before any other provider touches the database. */
 @Module({})
@@ -11,8 +13,8 @@ export class DatabaseModule {
     return {
       module: DatabaseModule,
       global: true,
-      providers: [{ provide: DATABASE_URL, useValue: url }, DatabaseNotifications],
-      exports: [DatabaseNotifications],
+      providers: [{ provide: DATABASE_URL, useValue: url }, DatabaseNotifications, TableChanges, PreparedStatements],
+      exports: [DatabaseNotifications, TableChanges, PreparedStatements],
       imports: [
         TypeOrmModule.forRootAsync({
           // A database that is still booting gets a few seconds; a wrong URL fails start-up quickly.

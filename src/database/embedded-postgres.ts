@@ -23,6 +23,8 @@ export interface EmbeddedPostgresOptions {
   /** Delete the data directory on stop (test clusters). */
   readonly ephemeral?: boolean;
   readonly onLog?: (line: string) => void;
+  /** Extra server settings, passed as `-c key=value` (the benchmark loads pg_stat_statements this way). */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 export class EmbeddedPostgresError extends Error {
@@ -66,7 +68,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     createPostgresUser: true,
     initdbFlags: ['--encoding=UTF8'],
     // Loopback only, and no Unix socket that a second cluster on this machine could collide with.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
+      ...Object.entries(options.settings ?? {}).flatMap(([key, value]) => ['-c', `${key}=${value}`]),
+    ],
     onLog,
     onError: onLog,
   });

@@ -6,8 +6,10 @@ import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { PreparedStatements, prepared } from '../database/prepared-statements';
 import { DeniedToken } from './access-token-deny-list.service';
 import { AuthorizationCodeEntity } from './entities/authorization-code.entity';
+import type { RedeemedCode } from './grants.service';
 import { accessTokensOf } from './refresh-tokens.service';
 
 export interface NewAuthorizationCode {
@@ -24,11 +26,50 @@ export interface NewAuthorizationCode {
   readonly authTime: Date;
 }
 
+/** A redeemable code as the token request checks it, with what its redemption needs. */
+export interface RedeemableCode extends RedeemedCode {
+  readonly id: string;
+  readonly grantId: string;
+}
+
+interface RedeemableRow {
+  id: string;
+  grant_id: string;
+  app_id: string;
+  user_id: string;
+  redirect_uri: string;
+  redirect_uri_explicit: boolean;
+  code_challenge: string | null;
+  scopes: string[];
+  nonce: string | null;
+  resources: string[];
+  auth_time: Date;
+}
+
+const FIND_REDEEMABLE = prepared('code-find-redeemable', `
+  SELECT id, grant_id, app_id, user_id, redirect_uri, redirect_uri_explicit, code_challenge, scopes, nonce, resources, auth_time
+    FROM authorization_codes
+   WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > now()`);
+
+const REDEEM = prepared('code-redeem', `
+  WITH code AS (
+    UPDATE authorization_codes SET consumed_at = now(), access_token_jti = $2::text, access_token_expires_at = $3::timestamptz
+     WHERE id = $1::uuid AND consumed_at IS NULL AND expires_at > now()
+     RETURNING id, grant_id, app_id, user_id, scopes, resources, auth_time
+  ), refresh AS (
+    INSERT INTO refresh_tokens (token_hash, family_id, grant_id, app_id, user_id, authorization_code_id, scopes, resources, auth_time,
+                                access_token_jti, access_token_expires_at, expires_at)
+    SELECT $4::text, gen_random_uuid(), grant_id, app_id, user_id, id, scopes, resources, auth_time, $2::text, $3::timestamptz, $5::timestamptz
+      FROM code WHERE $4::text IS NOT NULL
+  )
+  SELECT id FROM code`);
+
 /** Authorization codes (SPEC §3): 256 random bits, stored only as a SHA-256 hash, single use, AUTH_CODE_TTL. */
 @Injectable()
 export class AuthorizationCodesService {
   constructor(
     @InjectRepository(AuthorizationCodeEntity) private readonly codes: Repository<AuthorizationCodeEntity>,
+    private readonly sql: PreparedStatements,
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -48,30 +89,41 @@ export class AuthorizationCodesService {
     return raw;
   }
 
-  /**
-   * Redeems a code: ONE conditional UPDATE marks it consumed and returns it, so of N concurrent redemptions
-   * exactly one gets the row (SPEC §4). Run it in the transaction that then issues the tokens: a concurrent
-   * replay waits for that commit and then sees the tokens it must revoke.
-   */
-  async consume(raw: string, manager: EntityManager): Promise<AuthorizationCodeEntity | undefined> {
+  /** A code that can still be redeemed (not yet, and not expired): statement 1 of an exchange. */
+  async findRedeemable(raw: string): Promise<RedeemableCode | undefined> {
     if (raw.length > 128) return undefined;
-    const rows = returnedRows<{ id: string }>(await manager.query(
-      `UPDATE authorization_codes SET consumed_at = now()
-        WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > now()
-        RETURNING id`,
-      [this.crypto.sha256Hex(raw)],
-    ));
-    return rows.length === 1 ? manager.findOneByOrFail(AuthorizationCodeEntity, { id: rows[0].id }) : undefined;
+    const [row] = await this.sql.rows<RedeemableRow>(FIND_REDEEMABLE, [this.crypto.sha256Hex(raw)]);
+    return row && {
+      id: row.id,
+      grantId: row.grant_id,
+      appId: row.app_id,
+      userId: row.user_id,
+      redirectUri: row.redirect_uri,
+      redirectUriExplicit: row.redirect_uri_explicit,
+      codeChallenge: row.code_challenge,
+      scopes: row.scopes,
+      nonce: row.nonce,
+      resources: row.resources,
+      authTime: row.auth_time,
+    };
+  }
+
+  /**
+   * Statement 2 of an exchange, and the only write: ONE statement marks the code consumed, records the access
+   * token minted from it and inserts the first refresh token of a new family, so of N concurrent redemptions
+   * exactly one gets the row (SPEC §4) and nothing is ever half-written. A concurrent replay waits for the row and
+   * then sees the tokens it must revoke. Answers false when another redemption (or a revocation) came first.
+   */
+  async redeem(code: RedeemableCode, token: { jti: string; expiresAt: Date }, refreshTokenHash: string | undefined): Promise<boolean> {
+    const refreshExpiresAt = new Date(this.clock.now().getTime() + this.config.authorizationServer.refreshTokenTtl * 1000);
+    const rows = await this.sql.rows(REDEEM, [code.id, token.jti, token.expiresAt, refreshTokenHash ?? null, refreshExpiresAt]);
+    return rows.length === 1;
   }
 
   /** A code that was already redeemed, presented again: a replay. */
   findConsumed(raw: string): Promise<AuthorizationCodeEntity | null> {
     if (raw.length > 128) return Promise.resolve(null);
     return this.codes.findOneBy({ codeHash: this.crypto.sha256Hex(raw), consumedAt: Not(IsNull()) });
-  }
-
-  recordAccessToken(codeId: string, token: { jti: string; expiresAt: Date }, manager: EntityManager): Promise<unknown> {
-    return manager.update(AuthorizationCodeEntity, { id: codeId }, { accessTokenJti: token.jti, accessTokenExpiresAt: token.expiresAt });
   }
 
   /**

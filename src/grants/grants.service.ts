@@ -1,7 +1,10 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { DataSource, Repository } from 'typeorm';
+import { Clock } from '../common/clock';
+import { CryptoService } from '../common/crypto/crypto.service';
 import { isDeadlock } from '../common/database';
+import { UsageWriteBehind } from '../database/write-behind';
 import { invalidGrant } from '../common/oauth/oauth-error';
 import { isUuid } from '../common/uuid';
 import { UserCredentialHooks, UserTokenRevoker } from '../identity/users/user-credential-hooks';
@@ -71,8 +74,9 @@ export interface LiveRefreshToken {
  * deleted rows in the same transaction, through the database trigger of migration TokensDieWithTheirSource.
  */
 @Injectable()
-export class GrantsService implements OnModuleInit, UserTokenRevoker {
+export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserTokenRevoker {
   private readonly logger = new Logger(GrantsService.name);
+  private readonly usage: UsageWriteBehind;
 
   constructor(
     @InjectRepository(GrantEntity) private readonly grants: Repository<GrantEntity>,
@@ -81,10 +85,24 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
     private readonly refreshTokens: RefreshTokensService,
     private readonly denyList: AccessTokenDenyList,
     private readonly userHooks: UserCredentialHooks,
-  ) {}
+    private readonly clock: Clock,
+    private readonly crypto: CryptoService,
+  ) {
+    this.usage = new UsageWriteBehind('GrantsUsage', async (ids, times) => {
+      await this.grants.query(
+        `UPDATE grants SET last_used_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+          WHERE grants.id = u.id AND (grants.last_used_at IS NULL OR grants.last_used_at < u.at)`,
+        [ids, times],
+      );
+    }, USAGE_WRITE_INTERVAL_MS);
+  }
 
   onModuleInit(): void {
     this.userHooks.register(this);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.usage.stop();
   }
 
   // --- Consent memory (SPEC §3) ---------------------------------------------------------------------------------
@@ -110,12 +128,14 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
     return this.grants.findOneByOrFail({ id: rows[0].id });
   }
 
-  /** Records that the app used the grant (shown on /account/apps), at most once a minute per grant. */
-  async markUsed(grantId: string): Promise<void> {
-    await this.grants.query(
-      `UPDATE grants SET last_used_at = now() WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')`,
-      [grantId],
-    );
+  /** Records that the app used the grant (shown on /account/apps); written behind. */
+  markUsed(grantId: string): void {
+    this.usage.record(grantId, this.clock.now());
+  }
+
+  /** Writes this instance's pending `last_used_at` of grants, before anything shows them. */
+  flushUsage(): Promise<void> {
+    return this.usage.flush();
   }
 
   // --- Codes (RFC 6749 §4.1.2, §4.1.3) ---------------------------------------------------------------------------
@@ -125,38 +145,24 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
   }
 
   /**
-   * Redeems a code exactly once (SPEC §4): ONE conditional UPDATE marks it consumed inside the transaction that
-   * records what `mint` signs from it, so of N concurrent redemptions exactly one succeeds, and anything `mint`
-   * refuses (wrong client, redirect_uri, verifier, resource) rolls the redemption back. A code presented after
-   * it was redeemed is a replay: whoever holds it now, nothing it minted stays alive (RFC 6749 §4.1.2).
+   * Redeems a code exactly once (SPEC §4), in two statements: the code is read, `mint` checks the request against
+   * it and signs (a refusal — wrong client, redirect_uri, verifier, resource — writes nothing and leaves the code
+   * as it was), then ONE statement consumes it, records the access token and starts the refresh-token family. Of
+   * N concurrent redemptions exactly one succeeds. A code presented after it was redeemed is a replay: whoever
+   * holds it now, nothing it minted stays alive (RFC 6749 §4.1.2).
    */
   async redeemCode<T>(raw: string, mint: (code: RedeemedCode) => Promise<CodeMint<T>>): Promise<{ value: T; refreshToken?: string }> {
-    const redeemed = await this.dataSource.transaction(async (tx) => {
-      const code = await this.codes.consume(raw, tx);
-      if (!code) return undefined;
+    const code = await this.codes.findRedeemable(raw);
+    if (code) {
       const minted = await mint(code);
-      await this.codes.recordAccessToken(code.id, minted.accessToken, tx);
-      const refreshToken = minted.withRefreshToken
-        ? await this.refreshTokens.issue({
-            grantId: code.grantId,
-            appId: code.appId,
-            userId: code.userId,
-            authorizationCodeId: code.id,
-            scopes: code.scopes,
-            resources: code.resources,
-            authTime: code.authTime,
-            accessTokenJti: minted.accessToken.jti,
-            accessTokenExpiresAt: minted.accessToken.expiresAt,
-          }, tx)
-        : undefined;
-      return { grantId: code.grantId, value: minted.value, refreshToken };
-    });
-    if (!redeemed) {
-      await this.revokeReplayedCode(raw);
-      throw invalidGrant('the authorization code is invalid, expired or already used');
+      const refreshToken = minted.withRefreshToken ? this.crypto.randomToken(32) : undefined;
+      if (await this.codes.redeem(code, minted.accessToken, refreshToken && this.crypto.sha256Hex(refreshToken))) {
+        this.markUsed(code.grantId);
+        return { value: minted.value, refreshToken };
+      }
     }
-    await this.markUsed(redeemed.grantId);
-    return { value: redeemed.value, refreshToken: redeemed.refreshToken };
+    await this.revokeReplayedCode(raw);
+    throw invalidGrant('the authorization code is invalid, expired or already used');
   }
 
   // --- Refresh tokens (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2) -------------------------------------------------------
@@ -178,7 +184,7 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
       if (result.reason === 'reused') this.logger.warn({ appId }, 'rotated refresh token reused: its family is revoked');
       throw invalidGrant('the refresh token is invalid, expired, revoked or already used', result.reason);
     }
-    await this.markUsed(grantId);
+    this.markUsed(grantId);
     return { value: value as T, refreshToken: result.refreshToken };
   }
 
@@ -268,6 +274,9 @@ export class GrantsService implements OnModuleInit, UserTokenRevoker {
     this.logger.warn({ appId: code.appId, userId: code.userId }, 'authorization code replayed: its tokens are revoked');
   }
 }
+
+/** How often the grants' `last_used_at` is written. */
+const USAGE_WRITE_INTERVAL_MS = 5000;
 
 /**
  * Revocations by user, grant and family lock overlapping refresh-token rows in different orders; when two meet,

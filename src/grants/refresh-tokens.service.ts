@@ -1,28 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { returnedRows } from '../common/database';
-import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
+import { PreparedStatements, prepared } from '../database/prepared-statements';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { AccessTokenDenyList, DeniedToken } from './access-token-deny-list.service';
 import { RefreshTokenEntity } from './entities/refresh-token.entity';
-
-/** What a new refresh token is bound to. */
-export interface RefreshTokenSpec {
-  readonly grantId: string;
-  readonly appId: string;
-  readonly userId: string;
-  readonly authorizationCodeId: string | null;
-  readonly scopes: readonly string[];
-  readonly resources: readonly string[];
-  readonly authTime: Date | null;
-  /** The access token issued beside it, denied if the family is revoked. */
-  readonly accessTokenJti: string;
-  readonly accessTokenExpiresAt: Date;
-}
 
 /** The access token minted beside a new refresh token, and the scopes the new refresh token carries. */
 export interface ChildMint {
@@ -31,13 +17,53 @@ export interface ChildMint {
   readonly scopes: readonly string[];
 }
 
+/** A live refresh token being rotated, as statement 1 of a rotation reads it. */
+export interface RotatableToken {
+  readonly id: string;
+  readonly familyId: string;
+  readonly grantId: string;
+  readonly appId: string;
+  readonly userId: string;
+  readonly scopes: readonly string[];
+  readonly resources: readonly string[];
+  readonly authTime: Date | null;
+}
+
+interface RotatableRow {
+  id: string;
+  family_id: string;
+  grant_id: string;
+  app_id: string;
+  user_id: string;
+  scopes: string[];
+  resources: string[];
+  auth_time: Date | null;
+}
+
+const FIND_ROTATABLE = prepared('refresh-find-rotatable', `
+  SELECT id, family_id, grant_id, app_id, user_id, scopes, resources, auth_time
+    FROM refresh_tokens
+   WHERE token_hash = $1 AND app_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()`);
+
+const ROTATE = prepared('refresh-rotate', `
+  WITH parent AS (
+    UPDATE refresh_tokens SET rotated_at = now()
+     WHERE id = $1::uuid AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+     RETURNING id, family_id, grant_id, app_id, user_id, authorization_code_id, resources, auth_time
+  )
+  INSERT INTO refresh_tokens (token_hash, family_id, parent_id, grant_id, app_id, user_id, authorization_code_id, scopes, resources, auth_time,
+                              access_token_jti, access_token_expires_at, expires_at)
+  SELECT $2::text, family_id, id, grant_id, app_id, user_id, authorization_code_id, $3::text[], resources, auth_time, $4::text, $5::timestamptz, $6::timestamptz
+    FROM parent
+  RETURNING id`);
+
 export type RotationResult =
-  | { readonly ok: true; readonly parent: RefreshTokenEntity; readonly refreshToken: string }
+  | { readonly ok: true; readonly parent: RotatableToken; readonly refreshToken: string }
   | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'foreign' | 'reused' };
 
 /**
  * Refresh tokens (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): 256 random bits stored as SHA-256, rotated on every use.
- * Rotation is one conditional UPDATE plus the child's INSERT in one transaction, so of N concurrent uses exactly
+ * Rotation is one conditional UPDATE and the child's INSERT in one statement, so of N concurrent uses exactly
  * one wins, and a loser that then revokes the family also revokes the winner's child.
  */
 @Injectable()
@@ -45,49 +71,32 @@ export class RefreshTokensService {
   constructor(
     @InjectRepository(RefreshTokenEntity) private readonly tokens: Repository<RefreshTokenEntity>,
     private readonly dataSource: DataSource,
+    private readonly sql: PreparedStatements,
     private readonly denyList: AccessTokenDenyList,
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** A new family's first token. */
-  issue(spec: RefreshTokenSpec, manager: EntityManager = this.tokens.manager): Promise<string> {
-    return this.insert(manager, spec, randomUUID(), null);
-  }
-
   /**
-   * Marks the presented token rotated and stores its child, whose access token `mintChild` signs (given the
-   * parent, within the transaction). A token presented again after rotation revokes its whole family.
+   * Rotates the presented token in two statements: it is read, `mintChild` signs the new access token (given the
+   * parent; a refusal writes nothing and leaves the token usable), then ONE statement marks it rotated and inserts
+   * its child, only if it is still live. Of N concurrent uses exactly one wins; a token presented again after
+   * rotation — or beaten to it by a concurrent use — revokes its whole family.
    */
-  async rotate(raw: string, appId: string, mintChild: (parent: RefreshTokenEntity) => Promise<ChildMint>): Promise<RotationResult> {
+  async rotate(raw: string, appId: string, mintChild: (parent: RotatableToken) => Promise<ChildMint>): Promise<RotationResult> {
     const hash = this.crypto.sha256Hex(raw);
-    const rotated = await this.dataSource.transaction(async (tx) => {
-      const rows = returnedRows<{ id: string }>(await tx.query(
-        `UPDATE refresh_tokens SET rotated_at = now()
-          WHERE token_hash = $1 AND app_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
-          RETURNING id`,
-        [hash, appId],
-      ));
-      if (rows.length !== 1) return undefined;
-      const parent = await tx.findOneByOrFail(RefreshTokenEntity, { id: rows[0].id as string });
+    const [row] = await this.sql.rows<RotatableRow>(FIND_ROTATABLE, [hash, appId]);
+    if (row) {
+      const parent: RotatableToken = { id: row.id, familyId: row.family_id, grantId: row.grant_id, appId: row.app_id, userId: row.user_id, scopes: row.scopes, resources: row.resources, authTime: row.auth_time };
       const child = await mintChild(parent);
-      const refreshToken = await this.insert(tx, {
-        grantId: parent.grantId,
-        appId: parent.appId,
-        userId: parent.userId,
-        authorizationCodeId: parent.authorizationCodeId,
-        // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces (only the access token
-        // narrows), less what the user's role or the app no longer allows (SPEC §4).
-        scopes: child.scopes,
-        resources: parent.resources,
-        authTime: parent.authTime,
-        accessTokenJti: child.accessTokenJti,
-        accessTokenExpiresAt: child.accessTokenExpiresAt,
-      }, parent.familyId, parent.id);
-      return { parent, refreshToken };
-    });
-    if (rotated) return { ok: true, ...rotated };
+      const refreshToken = this.crypto.randomToken(32);
+      const expiresAt = new Date(this.clock.now().getTime() + this.config.authorizationServer.refreshTokenTtl * 1000);
+      // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces (only the access token narrows),
+      // less what the user's role or the app no longer allows (SPEC §4): `child.scopes`.
+      const rotated = await this.sql.rows(ROTATE, [row.id, this.crypto.sha256Hex(refreshToken), [...child.scopes], child.accessTokenJti, child.accessTokenExpiresAt, expiresAt]);
+      if (rotated.length === 1) return { ok: true, parent, refreshToken };
+    }
 
     const existing = await this.tokens.findOneBy({ tokenHash: hash });
     if (!existing) return { ok: false, reason: 'unknown' };
@@ -146,26 +155,6 @@ export class RefreshTokensService {
       [now],
     ));
     return rows.length;
-  }
-
-  private async insert(manager: EntityManager, spec: RefreshTokenSpec, familyId: string, parentId: string | null): Promise<string> {
-    const raw = this.crypto.randomToken(32);
-    await manager.insert(RefreshTokenEntity, {
-      tokenHash: this.crypto.sha256Hex(raw),
-      familyId,
-      parentId,
-      grantId: spec.grantId,
-      appId: spec.appId,
-      userId: spec.userId,
-      authorizationCodeId: spec.authorizationCodeId,
-      scopes: [...spec.scopes],
-      resources: [...spec.resources],
-      authTime: spec.authTime,
-      accessTokenJti: spec.accessTokenJti,
-      accessTokenExpiresAt: spec.accessTokenExpiresAt,
-      expiresAt: new Date(this.clock.now().getTime() + this.config.authorizationServer.refreshTokenTtl * 1000),
-    });
-    return raw;
   }
 }
 

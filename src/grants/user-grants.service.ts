@@ -23,12 +23,12 @@ export class UserGrantsService {
   ) {}
 
   async authorizations(userId: string): Promise<{ items: AuthorizationDto[] }> {
-    const grants = await this.grants.find({ where: { userId }, relations: { app: true }, order: { createdAt: 'ASC' } });
-    return { items: grants.map((g) => toAuthorization(g)) };
+    return { items: (await this.grantsWithApps(userId)).map((g) => toAuthorization(g)) };
   }
 
   /** The grant with its app and last use, for the connected-apps page. */
-  grantsWithApps(userId: string): Promise<GrantEntity[]> {
+  async grantsWithApps(userId: string): Promise<GrantEntity[]> {
+    await this.lifecycle.flushUsage();
     return this.grants.find({ where: { userId }, relations: { app: true }, order: { createdAt: 'ASC' } });
   }
 

@@ -1,3 +1,4 @@
+import { AppsService } from '../../src/clients/apps.service';
 import * as bcrypt from 'bcrypt';
 import request from 'supertest';
 import { sql } from '../helpers/database';
@@ -460,9 +461,14 @@ describe('registration: cleanup of unused self-registered apps', () => {
     if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${res.text}`);
     return { id: await appIdOf(t, res.body.client_id), clientId: res.body.client_id, secret: res.body.client_secret };
   }
-  /** Moves an app's timestamps into the past, as if it had been registered (and used) that long ago. */
-  const age = (id: string, column: 'created_at' | 'last_used_at', seconds: number) =>
-    sql(t, `UPDATE apps SET ${column} = now() - make_interval(secs => $2) WHERE id = $1`, [id, seconds]);
+  /**
+   * Moves an app's timestamps into the past, as if it had been registered (and used) that long ago. Uses are
+   * written behind, so the pending ones are written first.
+   */
+  const age = async (id: string, column: 'created_at' | 'last_used_at', seconds: number) => {
+    await t.app.get(AppsService).flushUsage();
+    await sql(t, `UPDATE apps SET ${column} = now() - make_interval(secs => $2) WHERE id = $1`, [id, seconds]);
+  };
   const exists = async (id: string) => (await sql(t, 'SELECT 1 FROM apps WHERE id = $1', [id])).length === 1;
 
   it('removes a never-used DCR app registered longer ago than OAUTH2_DCR_UNUSED_TTL', async () => {

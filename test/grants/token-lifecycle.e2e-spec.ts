@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import request from 'supertest';
+import { AppsService } from '../../src/clients/apps.service';
 import { bootApp, TestApp } from '../helpers/app';
 import { basic, createApp, RegisteredApp } from '../helpers/clients';
 import { sql } from '../helpers/database';
@@ -189,6 +190,8 @@ describe('every token dies with what it came from', () => {
       const tokens = await tokensFor(await person(), 'openid profile', swept);
       const userinfo = () => request(t.url).get('/oauth2/userinfo').set('Authorization', `Bearer ${tokens.access_token}`);
       expect((await userinfo()).status).toBe(200);
+      // Its use is written behind: written first, then made old.
+      await t.app.get(AppsService).flushUsage();
       await sql(t, `UPDATE apps SET last_used_at = now() - interval '60 days' WHERE client_id = $1`, [swept.clientId]);
       const { DcrCleanupService } = await import('../../src/clients/registration/dcr-cleanup.service');
       expect(await t.app.get(DcrCleanupService).sweep()).toBe(1);

@@ -2,6 +2,7 @@ import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { sql } from '../helpers/database';
+import { GrantsService } from '../../src/grants/grants.service';
 import { bootApp, TestApp } from '../helpers/app';
 import { basic, createApp, RegisteredApp } from '../helpers/clients';
 import { createUser, signIn } from '../helpers/identity';
@@ -92,10 +93,14 @@ describe('POST /oauth2/token', () => {
       expect(res.body.refresh_token).toBeUndefined();
     });
 
-    it('records the use of the grant (the "last used" of /account/apps)', async () => {
+    it('records the use of the grant (the "last used" of /account/apps), written behind', async () => {
       const fresh = await createApp(t, admin, { name: 'used', redirect_uris: ['https://used.example.com/cb'] });
       const { code, verifier } = await authorizeAndConsent(t, fresh, user);
-      const lastUsed = () => sql<{ last_used_at: Date | null }>(t, 'SELECT g.last_used_at FROM grants g JOIN apps a ON a.id = g.app_id WHERE a.client_id = $1', [fresh.clientId]);
+      // Uses are written behind in batches; what shows them (the grants API, /account/apps) writes them first.
+      const lastUsed = async () => {
+        await t.app.get(GrantsService).flushUsage();
+        return sql<{ last_used_at: Date | null }>(t, 'SELECT g.last_used_at FROM grants g JOIN apps a ON a.id = g.app_id WHERE a.client_id = $1', [fresh.clientId]);
+      };
       expect(await lastUsed()).toEqual([{ last_used_at: null }]);
       expect((await exchange(fresh, code, verifier)).status).toBe(200);
       expect(await lastUsed()).toEqual([{ last_used_at: expect.any(Date) }]);

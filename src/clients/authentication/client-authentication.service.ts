@@ -8,7 +8,7 @@ import { AppsService } from '../apps.service';
 import type { AppEntity, TokenEndpointAuthMethod } from '../entities/app.entity';
 
 export interface AuthenticatedClient {
-  readonly app: AppEntity;
+  readonly app: Readonly<AppEntity>;
   readonly method: TokenEndpointAuthMethod;
 }
 
@@ -78,7 +78,7 @@ export class ClientAuthenticationService {
         throw invalidClient('client authentication failed', 'wrong client secret', basic);
       }
     }
-    await this.apps.markUsed(app);
+    this.apps.markUsed(app);
     const { secretHash: _hidden, ...withoutHash } = app;
     return { app: withoutHash as AppEntity, method: presented.method };
   }

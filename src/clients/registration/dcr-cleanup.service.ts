@@ -3,6 +3,7 @@ import { Interval } from '@nestjs/schedule';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import { AppsService } from '../apps.service';
 import { DatabaseNotifications } from '../../database/notifications.service';
 
 const SWEEP_EVERY_MS = 10 * 60 * 1000;
@@ -20,11 +21,14 @@ export class DcrCleanupService {
   constructor(
     private readonly dataSource: DataSource,
     private readonly notifications: DatabaseNotifications,
+    private readonly apps: AppsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Interval(SWEEP_EVERY_MS)
   async sweep(): Promise<number> {
+    // Uses recorded here but not yet written must keep their apps.
+    await this.apps.flushUsage();
     const [, affected] = (await this.dataSource.query(
       `DELETE FROM apps a
         WHERE a.provenance = 'dcr'

@@ -6,6 +6,7 @@ import { isUniqueViolation } from '../../common/database';
 import { Page, page, PageQueryDto } from '../../common/pagination';
 import { conflict, notFound } from '../../common/problem/problem';
 import { isUuid } from '../../common/uuid';
+import { CachedRows, TableChanges } from '../../database/cached-rows';
 import { DatabaseNotifications } from '../../database/notifications.service';
 import { BrowserSessionEntity } from '../entities/browser-session.entity';
 import { predatesCredentials, UserEntity } from '../entities/user.entity';
@@ -17,6 +18,8 @@ import { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
 export class UsersService implements OnModuleInit {
   /** Compared against when the user does not exist, so the answer takes as long either way. */
   private dummyHash!: string;
+  /** Token checks on every request read users from memory; any change to a user on any instance clears them. */
+  private readonly byId: CachedRows<UserEntity>;
 
   constructor(
     @InjectRepository(UserEntity) private readonly users: Repository<UserEntity>,
@@ -24,7 +27,10 @@ export class UsersService implements OnModuleInit {
     private readonly crypto: CryptoService,
     private readonly hooks: UserCredentialHooks,
     private readonly notifications: DatabaseNotifications,
-  ) {}
+    tableChanges: TableChanges,
+  ) {
+    this.byId = tableChanges.cache<UserEntity>('users', (id) => this.users.findOneBy({ id }), { max: 50_000, ttlMs: 5 * 60_000 });
+  }
 
   async onModuleInit(): Promise<void> {
     this.dummyHash = await this.crypto.hashPassword(this.crypto.randomToken(16));
@@ -42,15 +48,16 @@ export class UsersService implements OnModuleInit {
     return ok && user ? user : undefined;
   }
 
-  findById(id: string): Promise<UserEntity | null> {
-    return isUuid(id) ? this.users.findOneBy({ id }) : Promise.resolve(null);
+  /** The user, from memory: a frozen copy shared by every request. */
+  findById(id: string): Promise<Readonly<UserEntity> | null> {
+    return isUuid(id) ? this.byId.get(id) : Promise.resolve(null);
   }
 
   /**
    * The user an access token issued at `iat` (seconds) is about, while the token still speaks for them: the user
    * exists and has not changed role or password since (SPEC §7).
    */
-  async findTokenSubject(sub: string, iat: number): Promise<UserEntity | null> {
+  async findTokenSubject(sub: string, iat: number): Promise<Readonly<UserEntity> | null> {
     const user = await this.findById(sub);
     return user && !predatesCredentials(user, iat) ? user : null;
   }
@@ -113,6 +120,8 @@ export class UsersService implements OnModuleInit {
       });
     } catch (e) {
       throw isUniqueViolation(e) ? duplicateUsername(user.username) : e;
+    } finally {
+      this.byId.clear();
     }
     if (endsCredentials) await this.hooks.revokeUserTokens(user.id);
     return UserDto.from(await this.findOrThrow(id));
@@ -127,11 +136,13 @@ export class UsersService implements OnModuleInit {
     const user = await this.findOrThrow(id);
     if (user.role === 'admin') await this.assertNotLastAdmin(user);
     await this.users.delete({ id: user.id });
+    this.byId.clear();
     await this.notifications.flush();
   }
 
+  /** Read fresh from the table, to change or to show. */
   private async findOrThrow(id: string): Promise<UserEntity> {
-    const user = await this.findById(id);
+    const user = isUuid(id) ? await this.users.findOneBy({ id }) : null;
     if (!user) throw notFound('No user with this id');
     return user;
   }
