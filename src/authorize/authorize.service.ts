@@ -1,14 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { AppsService } from '../clients/apps.service';
 import type { AppEntity } from '../clients/entities/app.entity';
-import type { GrantEntity } from '../grants/entities/grant.entity';
 import { ScopesService } from '../clients/scopes/scopes.service';
 import { accessDenied, asErrorDescription, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
 import { PageResult, redirect, render } from '../common/pages/page-result';
 import { ApiProblem, forbidden, problemTypeForStatus } from '../common/problem/problem';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { GrantsService } from '../grants/grants.service';
+import { Consent, GrantsService } from '../grants/grants.service';
 import type { Principal } from '../identity/auth/principal';
 import type { UserEntity } from '../identity/entities/user.entity';
 import { BrowserSessionsService } from '../identity/sessions/browser-sessions.service';
@@ -294,12 +293,12 @@ function authorizeUrl(params: AuthorizeParams): string {
 }
 
 /** RFC 9700 §4.11.2: a redirect URI is vouched for when an admin registered the app or this user approved it. */
-function isVouched(app: AppEntity, grant: GrantEntity | null): boolean {
+function isVouched(app: Pick<AppEntity, 'provenance'>, grant: Consent | null): boolean {
   return app.provenance !== 'dcr' || grant !== null;
 }
 
 /** SPEC §3 step 4: the grant already covers every requested scope and every audience the tokens will have. */
-function covers(grant: GrantEntity, scopes: readonly string[], audiences: readonly string[]): boolean {
+function covers(grant: Consent, scopes: readonly string[], audiences: readonly string[]): boolean {
   return scopes.every((s) => grant.scopes.includes(s)) && audiences.every((a) => grant.resources.includes(a));
 }
 

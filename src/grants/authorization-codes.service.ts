@@ -46,6 +46,11 @@ interface RedeemableRow {
   auth_time: Date;
 }
 
+const INSERT_CODE = prepared('code-insert', `
+  INSERT INTO authorization_codes (code_hash, app_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge,
+                                   code_challenge_method, scopes, nonce, resources, auth_time, expires_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`);
+
 const FIND_REDEEMABLE = prepared('code-find-redeemable', `
   SELECT id, grant_id, app_id, user_id, redirect_uri, redirect_uri_explicit, code_challenge, scopes, nonce, resources, auth_time
     FROM authorization_codes
@@ -79,13 +84,10 @@ export class AuthorizationCodesService {
   async issue(code: NewAuthorizationCode): Promise<string> {
     const raw = this.crypto.randomToken(32);
     const expiresAt = new Date(this.clock.now().getTime() + this.config.authorizationServer.authCodeTtl * 1000);
-    await this.codes.insert({
-      ...code,
-      scopes: [...code.scopes],
-      resources: [...code.resources],
-      codeHash: this.crypto.sha256Hex(raw),
-      expiresAt,
-    });
+    await this.sql.rows(INSERT_CODE, [
+      this.crypto.sha256Hex(raw), code.appId, code.userId, code.grantId, code.redirectUri, code.redirectUriExplicit, code.codeChallenge,
+      code.codeChallengeMethod, [...code.scopes], code.nonce, [...code.resources], code.authTime, expiresAt,
+    ]);
     return raw;
   }
 

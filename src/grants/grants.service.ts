@@ -4,6 +4,7 @@ import { DataSource, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { isDeadlock } from '../common/database';
+import { PreparedStatements, prepared } from '../database/prepared-statements';
 import { UsageWriteBehind } from '../database/write-behind';
 import { invalidGrant } from '../common/oauth/oauth-error';
 import { isUuid } from '../common/uuid';
@@ -12,6 +13,15 @@ import { AccessTokenDenyList } from './access-token-deny-list.service';
 import { AuthorizationCodesService, NewAuthorizationCode } from './authorization-codes.service';
 import { GrantEntity } from './entities/grant.entity';
 import { accessTokensOf, RefreshTokensService } from './refresh-tokens.service';
+
+/** Consent remembered for a user and an app (SPEC §3): its grant. */
+export interface Consent {
+  readonly id: string;
+  readonly scopes: readonly string[];
+  readonly resources: readonly string[];
+}
+
+const FIND_CONSENT = prepared('grant-find-consent', 'SELECT id, scopes, resources FROM grants WHERE user_id = $1 AND app_id = $2');
 
 /** An access token as the grants module records it: enough to deny it later. */
 export interface IssuedAccessToken {
@@ -87,6 +97,7 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     private readonly userHooks: UserCredentialHooks,
     private readonly clock: Clock,
     private readonly crypto: CryptoService,
+    private readonly sql: PreparedStatements,
   ) {
     this.usage = new UsageWriteBehind('GrantsUsage', async (ids, times) => {
       await this.grants.query(
@@ -107,25 +118,27 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
 
   // --- Consent memory (SPEC §3) ---------------------------------------------------------------------------------
 
-  find(userId: string, appId: string): Promise<GrantEntity | null> {
-    return this.grants.findOneBy({ userId, appId });
+  /** What the user consented to for the app, if anything (read on every authorization request). */
+  async find(userId: string, appId: string): Promise<Consent | null> {
+    const [row] = await this.sql.rows<Consent>(FIND_CONSENT, [userId, appId]);
+    return row ?? null;
   }
 
   /**
    * Records consent; scopes and resources are added to any earlier grant (SPEC §3), atomically under concurrent
    * consents.
    */
-  async record(userId: string, appId: string, scopes: readonly string[], resources: readonly string[]): Promise<GrantEntity> {
-    const rows: { id: string }[] = await this.grants.query(
+  async record(userId: string, appId: string, scopes: readonly string[], resources: readonly string[]): Promise<Consent> {
+    const rows: Consent[] = await this.grants.query(
       `INSERT INTO grants (user_id, app_id, scopes, resources) VALUES ($1, $2, $3, $4)
        ON CONFLICT (user_id, app_id) DO UPDATE
          SET scopes = ARRAY(SELECT DISTINCT s FROM unnest(grants.scopes || EXCLUDED.scopes) AS s ORDER BY s),
              resources = ARRAY(SELECT DISTINCT r FROM unnest(grants.resources || EXCLUDED.resources) AS r ORDER BY r),
              updated_at = now()
-       RETURNING id`,
+       RETURNING id, scopes, resources`,
       [userId, appId, [...scopes], [...resources]],
     );
-    return this.grants.findOneByOrFail({ id: rows[0].id });
+    return rows[0];
   }
 
   /** Records that the app used the grant (shown on /account/apps); written behind. */

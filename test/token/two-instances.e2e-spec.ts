@@ -173,6 +173,79 @@ describe('two instances on one database', () => {
     }
   });
 
+  describe('apps and users served from memory', () => {
+    /** A throwaway app, so changing it leaves the shared one alone; authenticated once at B so B holds it in memory. */
+    async function appKnownToB(): Promise<RegisteredApp> {
+      const fresh = await createApp(a, adminAtA, { name: 'cached', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: ['https://cached.example.com/cb', 'https://other.example.com/cb'] });
+      expect((await bogusRefresh(b, fresh)).status).toBe(400);
+      return fresh;
+    }
+    /** Client authentication passes (400 invalid_grant for the bogus token) or fails (401 invalid_client). */
+    const bogusRefresh = (t: TestApp, client: RegisteredApp, secret = client.clientSecret!) =>
+      request(t.url).post('/oauth2/token').set('Authorization', basic(client.clientId, secret)).type('form').send({ grant_type: 'refresh_token', refresh_token: 'bogus' });
+
+    it('refuses at B, at once, a client secret rotated at A, and accepts the new one', async () => {
+      const fresh = await appKnownToB();
+      const rotated = await request(a.url).post(`/api/v1/oauth2/apps/${fresh.id}/secret`).set('Cookie', adminAtA);
+      expect(rotated.status).toBe(200);
+      const { value: old, elapsed } = await pollUntil(() => bogusRefresh(b, fresh), (r) => r.status === 401);
+      expect(old.status).toBe(401);
+      expect(old.body.error).toBe('invalid_client');
+      expect(elapsed).toBeLessThan(AT_ONCE_MS);
+      expect((await bogusRefresh(b, fresh, rotated.body.client_secret)).status).toBe(400);
+      // The instance that rotated knows before it answers.
+      expect((await bogusRefresh(a, fresh)).status).toBe(401);
+    });
+
+    it('refuses at B, at once, an app deleted at A', async () => {
+      const fresh = await appKnownToB();
+      expect((await request(a.url).delete(`/api/v1/oauth2/apps/${fresh.id}`).set('Cookie', adminAtA)).status).toBe(204);
+      const { value: res, elapsed } = await pollUntil(() => bogusRefresh(b, fresh), (r) => r.status === 401);
+      expect(res.status).toBe(401);
+      expect(elapsed).toBeLessThan(AT_ONCE_MS);
+    });
+
+    it('refuses at B, at once, a redirect URI that A removed from the app', async () => {
+      const fresh = await appKnownToB();
+      const authorize = () => request(b.url).get('/oauth2/authorize').set('Cookie', userAtB).query({
+        response_type: 'code', client_id: fresh.clientId, redirect_uri: 'https://other.example.com/cb', scope: 'profile',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', state: 's',
+      });
+      expect((await authorize()).status).toBe(200);
+      const patched = await request(a.url).patch(`/api/v1/oauth2/apps/${fresh.id}`).set('Cookie', adminAtA).send({ redirect_uris: ['https://cached.example.com/cb'] });
+      expect(patched.status).toBe(200);
+      const { value: res, elapsed } = await pollUntil(() => authorize(), (r) => r.status === 400);
+      expect(res.status).toBe(400);
+      expect(res.headers['location']).toBeUndefined();
+      expect(elapsed).toBeLessThan(AT_ONCE_MS);
+    });
+
+    it("shows at B, at once, a user's name changed at A", async () => {
+      const { access_token } = await tokensFromA('openid profile');
+      expect((await userinfo(b, access_token)).body.given_name).toBe('Alice');
+      expect((await request(a.url).patch(`/api/v1/users/${userId}`).set('Cookie', adminAtA).send({ given_name: 'Alicia' })).status).toBe(200);
+      try {
+        const { value: res, elapsed } = await pollUntil(() => userinfo(b, access_token), (r) => r.body.given_name === 'Alicia');
+        expect(res.body.given_name).toBe('Alicia');
+        expect(elapsed).toBeLessThan(AT_ONCE_MS);
+      } finally {
+        await request(a.url).patch(`/api/v1/users/${userId}`).set('Cookie', adminAtA).send({ given_name: 'Alice' });
+      }
+    });
+
+    it("refuses at B, at once, a user's tokens once A gave them a new password", async () => {
+      const bob = await createUser(a, adminAtA, { username: 'bob-cached' });
+      const bobAtA = await signIn(a, bob.username, bob.password);
+      const { code, verifier } = await authorizeAndConsent(a, app, bobAtA, { scope: 'openid profile' });
+      const { access_token } = (await tokenRequest(a, { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: app.redirectUri })).body;
+      expect((await userinfo(b, access_token)).status).toBe(200);
+      expect((await request(a.url).patch(`/api/v1/users/${bob.id}`).set('Cookie', adminAtA).send({ password: 'a-brand-new-password-1' })).status).toBe(200);
+      const { value: res, elapsed } = await pollUntil(() => userinfo(b, access_token), (r) => r.status === 401);
+      expect(res.status).toBe(401);
+      expect(elapsed).toBeLessThan(AT_ONCE_MS);
+    });
+  });
+
   it('writes no private signing key to any log line, even when simultaneous rotations collide', async () => {
     const seen = { a: a.logs.lines.length, b: b.logs.lines.length };
     await simultaneousRotations();

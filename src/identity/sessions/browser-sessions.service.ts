@@ -9,7 +9,9 @@ import { CryptoService } from '../../common/crypto/crypto.service';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { BrowserSessionEntity } from '../entities/browser-session.entity';
+import { PreparedStatements, prepared } from '../../database/prepared-statements';
 import { UserEntity } from '../entities/user.entity';
+import { UsersService } from '../users/users.service';
 import type { UserPrincipal } from '../auth/principal';
 
 export const SESSION_COOKIE = 'session_id';
@@ -18,9 +20,22 @@ const PRUNE_EVERY_MS = 10 * 60 * 1000;
 export interface SignedIn {
   /** The cookie value. */
   readonly rawId: string;
-  readonly session: BrowserSessionEntity;
-  readonly user: UserEntity;
+  readonly session: Session;
+  readonly user: Readonly<UserEntity>;
 }
+
+/** A live browser session. */
+export interface Session {
+  readonly id: string;
+  readonly userId: string;
+  readonly authenticatedAt: Date;
+  readonly expiresAt: Date;
+}
+
+/** Read on every request of a signed-in browser; the user comes from memory (UsersService). */
+const FIND_SESSION = prepared('session-find', `
+  SELECT id, user_id AS "userId", authenticated_at AS "authenticatedAt", expires_at AS "expiresAt"
+    FROM browser_sessions WHERE id_hash = $1 AND expires_at > $2`);
 
 export interface NewSession {
   /** The cookie value: 256 random bits, never stored. */
@@ -33,6 +48,8 @@ export interface NewSession {
 export class BrowserSessionsService {
   constructor(
     @InjectRepository(BrowserSessionEntity) private readonly sessions: Repository<BrowserSessionEntity>,
+    private readonly sql: PreparedStatements,
+    private readonly users: UsersService,
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -53,11 +70,9 @@ export class BrowserSessionsService {
   async fromCookies(cookies: Record<string, unknown> | undefined): Promise<SignedIn | undefined> {
     const rawId = cookies?.[SESSION_COOKIE];
     if (typeof rawId !== 'string' || rawId === '' || rawId.length > 100) return undefined;
-    const session = await this.sessions.findOne({
-      where: { idHash: this.crypto.sha256Hex(rawId), expiresAt: MoreThan(this.clock.now()) },
-      relations: { user: true },
-    });
-    return session?.user ? { rawId, session, user: session.user } : undefined;
+    const [session] = await this.sql.rows<Session>(FIND_SESSION, [this.crypto.sha256Hex(rawId), this.clock.now()]);
+    const user = session && (await this.users.findById(session.userId));
+    return user ? { rawId, session, user } : undefined;
   }
 
   /** The signed-in user as an API principal. */
