@@ -7,6 +7,9 @@ import { Logger } from 'nestjs-pino';
 import { join } from 'node:path';
 import { AppModule, AppModuleOptions } from './app.module';
 import { protocolCors } from './common/http/cors';
+import { PublishedDocument, servePublishedDocuments } from './common/http/published-documents';
+import { DiscoveryService } from './discovery/discovery.service';
+import { SigningKeysService } from './token/signing-keys.service';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
 import { createValidationPipe } from './common/http/request-validation';
 import { inputGuard } from './common/http/input-guard';
@@ -49,6 +52,8 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
     }),
   );
   app.use(protocolCors);
+  // With the authorization server disabled, the protocol routes answer 404 (ProtocolEndpoint) and nothing is published.
+  if (options.config.authorizationServer.enabled) app.use(servePublishedDocuments(publishedDocuments(app)));
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
   app.use(cookieParser());
@@ -64,4 +69,12 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
     customSiteTitle: 'Portcullis API',
   });
   return app;
+}
+
+/** Discovery metadata (fixed by configuration) and the JWKS (rebuilt when the keys change), by path. */
+function publishedDocuments(app: NestExpressApplication): Map<string, () => PublishedDocument> {
+  const keys = app.get(SigningKeysService);
+  const documents = new Map<string, () => PublishedDocument>([['/oauth2/jwks', () => keys.jwksDocument()]]);
+  for (const [path, document] of app.get(DiscoveryService).published()) documents.set(path, () => document);
+  return documents;
 }

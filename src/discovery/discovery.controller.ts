@@ -1,15 +1,14 @@
 import { Controller, Get, Header, Param } from '@nestjs/common';
 import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
-import { DiscoveryService, Metadata } from './discovery.service';
-
-/** Metadata changes only with configuration, so caches and clients may keep it a few minutes. */
-const CACHE = 'public, max-age=300';
+import { DISCOVERY_CACHE_CONTROL as CACHE, DiscoveryService, Metadata } from './discovery.service';
 
 /**
  * RFC 8414 §3 and OpenID Connect Discovery §4. An issuer with a path (`https://host/t1`) is also served at the
  * path-inserted forms (`/.well-known/oauth-authorization-server/t1`) and at the appended form
- * (`/t1/.well-known/openid-configuration`) that OpenID clients use (SPEC §2).
+ * (`/t1/.well-known/openid-configuration`) that OpenID clients use (SPEC §2). The exact URLs are answered from
+ * prebuilt buffers ahead of routing (servePublishedDocuments, app.factory.ts); these routes answer the rest (a
+ * query string, a trailing slash) with the same documents, and document them in the OpenAPI description.
  */
 @ApiTags('discovery')
 @ProtocolEndpoint()

@@ -2,6 +2,7 @@ import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { ScopesService } from '../clients/scopes/scopes.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { PublishedDocument, publishedDocument } from '../common/http/published-documents';
 import { GRANT_TYPES_SUPPORTED } from '../token/grant-types/grant-type';
 
 /** The endpoints of this server, relative to the issuer (RFC 8414 §2 derives every URL from it). */
@@ -20,6 +21,9 @@ const CLIENT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'
 const CONFIDENTIAL_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
 
 export type Metadata = Record<string, unknown>;
+
+/** Metadata changes only with configuration, so caches and clients may keep it a few minutes. */
+export const DISCOVERY_CACHE_CONTROL = 'public, max-age=300';
 
 /** RFC 8414 and OpenID Connect Discovery 1.0 metadata, computed from configuration, never written by hand. */
 @Injectable()
@@ -73,6 +77,26 @@ export class DiscoveryService {
 
   openIdConfiguration(): Metadata {
     return this.openid;
+  }
+
+  /**
+   * Every well-known URL of this issuer with its prebuilt document: the plain ones, and with an issuer path, the
+   * path-inserted (RFC 8414 §3.1) and appended (OpenID Discovery §4) forms.
+   */
+  published(): Map<string, PublishedDocument> {
+    const oauth = publishedDocument(this.oauth, DISCOVERY_CACHE_CONTROL);
+    const openid = publishedDocument(this.openid, DISCOVERY_CACHE_CONTROL);
+    const documents = new Map([
+      ['/.well-known/oauth-authorization-server', oauth],
+      ['/.well-known/openid-configuration', openid],
+    ]);
+    if (this.issuerPath) {
+      for (const [path, document] of [...documents]) {
+        documents.set(`${path}${this.issuerPath}`, document);
+        documents.set(`${this.issuerPath}${path}`, document);
+      }
+    }
+    return documents;
   }
 
   /** The document for a well-known URL that names the issuer's path; any other path is not ours (404). */

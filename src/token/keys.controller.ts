@@ -2,7 +2,7 @@ import { Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
 import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../identity/auth/auth.decorators';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
-import { SigningKeysService } from './signing-keys.service';
+import { JWKS_CACHE_CONTROL, SigningKeysService } from './signing-keys.service';
 
 class JwkDto {
   @ApiProperty({ example: 'EC' }) kty!: string;
@@ -29,9 +29,12 @@ class RotatedKeyDto {
 export class JwksController {
   constructor(private readonly keys: SigningKeysService) {}
 
-  /** RFC 7517 key set; short-lived in caches so a rotation is picked up quickly. */
+  /**
+   * RFC 7517 key set; short-lived in caches so a rotation is picked up quickly. `/oauth2/jwks` itself is answered
+   * from a prebuilt buffer ahead of routing (servePublishedDocuments); this route answers the other spellings.
+   */
   @Get()
-  @Header('Cache-Control', 'public, max-age=60')
+  @Header('Cache-Control', JWKS_CACHE_CONTROL)
   @ApiOkResponse({ type: JwksDto })
   jwks(): JwksDto {
     return this.keys.jwks() as JwksDto;

@@ -5,12 +5,14 @@ import { calculateJwkThumbprint, exportJWK, exportPKCS8, generateKeyPair, import
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { DataSource, LessThan, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
+import { PublishedDocument, publishedDocument } from '../common/http/published-documents';
 import { AppConfig, ConfigError } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { DatabaseNotifications } from '../database/notifications.service';
 import { SigningKeyEntity } from './entities/signing-key.entity';
 
 export const SIGNING_ALG = 'ES256';
+export const JWKS_CACHE_CONTROL = 'public, max-age=60';
 const KEYS_CHANNEL = 'portcullis_signing_keys';
 /** Clock skew allowed to verifiers when a retired key leaves the JWKS. */
 const PUBLISH_MARGIN_S = 300;
@@ -36,6 +38,7 @@ export class SigningKeysService implements OnModuleInit {
   private readonly logger = new Logger(SigningKeysService.name);
   private active?: { kid: string; privateKey: KeyLike };
   private published: LoadedKey[] = [];
+  private jwksBuilt?: { document: PublishedDocument; until: number };
   private lastReload = 0;
   /** Reloads run one after another: a slow earlier read must never overwrite what a later one loaded. */
   private reloads: Promise<void> = Promise.resolve();
@@ -85,6 +88,19 @@ export class SigningKeysService implements OnModuleInit {
         .filter((k) => !k.publishUntil || k.publishUntil > now)
         .map((k) => ({ ...k.publicJwk, kid: k.kid, alg: SIGNING_ALG, use: 'sig' })),
     };
+  }
+
+  /**
+   * The JWKS, serialised once per change: rebuilt after every reload, and when a retired key's publication ends.
+   * Short-lived in caches, so a rotation is picked up quickly.
+   */
+  jwksDocument(): PublishedDocument {
+    const now = this.clock.now().getTime();
+    if (!this.jwksBuilt || now >= this.jwksBuilt.until) {
+      const ends = this.published.map((k) => k.publishUntil?.getTime() ?? Infinity).filter((t) => t > now);
+      this.jwksBuilt = { document: publishedDocument(this.jwks(), JWKS_CACHE_CONTROL), until: Math.min(Infinity, ...ends) };
+    }
+    return this.jwksBuilt.document;
   }
 
   /** A new active key; the old one is retired but published until its last token has expired. */
@@ -148,6 +164,7 @@ export class SigningKeysService implements OnModuleInit {
       rows.map(async (r) => ({ kid: r.kid, publicJwk: { ...r.publicJwk }, publicKey: (await importJWK({ ...r.publicJwk }, SIGNING_ALG)) as KeyLike, publishUntil: r.publishUntil })),
     );
     this.active = { kid: active.kid, privateKey: await importPKCS8(this.decrypt(active), SIGNING_ALG) };
+    this.jwksBuilt = undefined;
   }
 
   private async createKey(): Promise<Pick<SigningKeyEntity, 'kid' | 'alg' | 'status' | 'publicJwk' | 'privateKey' | 'encrypted'>> {

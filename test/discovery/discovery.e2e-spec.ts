@@ -68,6 +68,28 @@ describe('discovery (RFC 8414, OpenID Connect Discovery)', () => {
       expect(res.headers['cache-control']).toBe('public, max-age=300');
     });
 
+    it.each(['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/oauth2/jwks'])(
+      'serves %s prebuilt with the headers every answer has, revalidated by its ETag',
+      async (path) => {
+        const res = await request(t.url).get(path);
+        expect(res.status).toBe(200);
+        expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
+        expect(res.headers['x-request-id']).toBeTruthy();
+        expect(res.headers['x-content-type-options']).toBe('nosniff');
+        expect(res.headers['content-length']).toBe(String(Buffer.byteLength(res.text)));
+        const etag = res.headers['etag'];
+        expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+        const again = await request(t.url).get(path).set('If-None-Match', etag);
+        expect(again.status).toBe(304);
+        expect(again.text).toBe('');
+        const head = await request(t.url).head(path);
+        expect([head.status, head.headers['etag'], head.text]).toEqual([200, etag, undefined]);
+        // Another spelling goes through the regular route, to the same document.
+        const slashed = await request(t.url).get(`${path}?x=1`);
+        expect([slashed.status, slashed.body]).toEqual([200, res.body]);
+      },
+    );
+
     it('answers cross-origin requests (browser-based clients)', async () => {
       const res = await request(t.url).get('/.well-known/oauth-authorization-server').set('Origin', 'https://inspector.example');
       expect(res.headers['access-control-allow-origin']).toBe('*');
