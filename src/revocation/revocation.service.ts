@@ -22,7 +22,10 @@ export class RevocationService {
    */
   async revoke(client: AuthenticatedClient, request: TokenActionDto): Promise<void> {
     const token = requireToken(request);
-    if (await this.grants.revokeRefreshToken(token, client.app.id)) return;
+    if (!isJwt(token)) {
+      await this.grants.revokeRefreshToken(token, client.app.id);
+      return;
+    }
     const claims = await this.accessTokens.verify(token).catch((e) => (e instanceof InvalidAccessToken ? undefined : Promise.reject(e)));
     if (claims && claims.client_id === client.app.clientId) {
       await this.grants.denyAccessToken({ jti: claims.jti, expiresAt: new Date(claims.exp * 1000) });
@@ -34,8 +37,9 @@ export class RevocationService {
     // Introspection tells about tokens: only a client that can keep a secret may ask.
     if (client.method === 'none') throw invalidClient('introspection needs a confidential client');
     const token = requireToken(request);
-    const refresh = await this.grants.findLiveRefreshToken(token);
-    if (refresh) {
+    if (!isJwt(token)) {
+      const refresh = await this.grants.findLiveRefreshToken(token);
+      if (!refresh) return { active: false };
       if (refresh.appId !== client.app.id) return { active: false };
       return {
         active: true,
@@ -47,6 +51,7 @@ export class RevocationService {
         exp: Math.floor(refresh.expiresAt.getTime() / 1000),
       };
     }
+    // An access token is verified in memory: no statement.
     const claims = await this.accessTokens.verify(token).catch((e) => (e instanceof InvalidAccessToken ? undefined : Promise.reject(e)));
     if (!claims) return { active: false };
     // A token about a user (not a client acting as itself) is active only while the user exists and has not
@@ -73,4 +78,12 @@ export class RevocationService {
 function requireToken(request: TokenActionDto): string {
   if (!request.token) throw invalidRequest('token is missing');
   return request.token;
+}
+
+/**
+ * Access tokens are JWTs (three base64url parts joined by dots); refresh tokens are 256 random bits in base64url,
+ * which never holds a dot. So a token is looked up where it can be, and only there.
+ */
+function isJwt(token: string): boolean {
+  return token.includes('.');
 }
