@@ -240,4 +240,16 @@ describe('client authentication: failed secrets are limited', () => {
     const app = await createApp(t, admin, { grant_types: ['client_credentials'], redirect_uris: undefined });
     for (let i = 0; i < 25; i++) expect((await attempt(app, app.clientSecret!)).status).toBe(200);
   });
+
+  it('lets a busy client in with its right secret before it is cached: parallel requests share one verification', async () => {
+    const app = await createApp(t, admin, { grant_types: ['client_credentials'], redirect_uris: undefined });
+    const verify = jest.spyOn(t.app.get(CryptoService), 'verifyPassword');
+    try {
+      const statuses = await Promise.all(Array.from({ length: 40 }, () => attempt(app, app.clientSecret!).then((r) => r.status)));
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+      expect(verify).toHaveBeenCalledTimes(1);
+    } finally {
+      verify.mockRestore();
+    }
+  });
 });

@@ -28,8 +28,9 @@ const SECRET_ATTEMPTS = 20;
 const SECRET_WINDOW_SECONDS = 300;
 
 /**
- * A successful bcrypt verification is remembered this long. bcrypt costs ~45 ms, which would cap the token
- * endpoint at ~40 requests per second per core; the cache keeps that cost to a client's first request.
+ * A successful bcrypt verification is remembered this long after its last use. bcrypt costs ~45 ms, which would
+ * cap the token endpoint at ~40 requests per second per core; the cache keeps that cost to a client's first
+ * request.
  */
 const VERIFIED_TTL_MS = 5 * 60 * 1000;
 const VERIFIED_MAX = 10_000;
@@ -45,7 +46,13 @@ export class ClientAuthenticationService {
    * secret changes or removes the stored hash, so its cached verifications can never match again, on any
    * instance. Only successes are cached; a wrong secret always pays for bcrypt.
    */
-  private readonly verified = new LRUCache<string, true>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS });
+  private readonly verified = new LRUCache<string, true>({ max: VERIFIED_MAX, ttl: VERIFIED_TTL_MS, updateAgeOnGet: true });
+  /**
+   * Verifications running now, by the same key: concurrent requests with the same secret share one bcrypt run
+   * and one attempt. Otherwise a busy client whose entry is cold (first use, or idle for the TTL) would spend
+   * its attempts on its own right secret, in parallel, and be refused with 429.
+   */
+  private readonly verifying = new Map<string, Promise<boolean>>();
   private readonly cacheKey = randomBytes(32);
   private readonly attempts: Limit;
 
@@ -85,9 +92,17 @@ export class ClientAuthenticationService {
 
   private async secretMatches(clientId: string, storedHash: string, secret: string, ip: string): Promise<boolean> {
     const key = createHmac('sha256', this.cacheKey).update(`${clientId}\0${storedHash}\0${secret}`).digest('base64url');
-    if (this.verified.has(key)) return true;
+    if (this.verified.get(key)) return true;
     // bcrypt reads only 72 bytes: a longer presented secret could otherwise match on its prefix.
     if (Buffer.byteLength(secret, 'utf8') > 72) return false;
+    const running = this.verifying.get(key);
+    if (running) return running;
+    const verification = this.verify(key, clientId, storedHash, secret, ip).finally(() => this.verifying.delete(key));
+    this.verifying.set(key, verification);
+    return verification;
+  }
+
+  private async verify(key: string, clientId: string, storedHash: string, secret: string, ip: string): Promise<boolean> {
     // Charged before bcrypt runs, so parallel guesses are all counted (the login limit's rule, SPEC §7).
     const attemptKey = `${ip}|${clientId}`;
     try {
