@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { decodeProtectedHeader, errors as joseErrors, JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
@@ -54,6 +55,8 @@ export class InvalidAccessToken extends Error {
 @Injectable()
 export class AccessTokensService {
   private readonly issuer: string;
+  /** Claims of tokens verified before, by audience and token; each kept no longer than its token lives. */
+  private readonly verified = new LRUCache<string, AccessTokenClaims>({ max: 20_000, ttl: 900_000 });
 
   constructor(
     private readonly keys: SigningKeysService,
@@ -108,6 +111,42 @@ export class AccessTokensService {
   }
 
   /**
+   * A token whose signature and claims were verified before, its claims from memory: an ES256 verification is
+   * the largest cost of every bearer request (userinfo, introspection, the API). Only the exact bytes verified
+   * before match, and only for the audience they were verified for; expiry is checked again on every use, and
+   * everything that can change (the deny list, the session) is checked after this, every time.
+   */
+  private async verifiedSignature(token: string, kid: string | undefined, audience: string | undefined): Promise<AccessTokenClaims> {
+    const cacheKey = `${audience ?? ''}\0${token}`;
+    const known = this.verified.get(cacheKey);
+    if (known) {
+      if (known.exp <= this.clock.nowSeconds()) throw new InvalidAccessToken('expired');
+      return known;
+    }
+    const claims = await this.verifySignature(token, kid, { audience });
+    this.verified.set(cacheKey, Object.freeze(claims), { ttl: Math.max(1, claims.exp * 1000 - this.clock.now().getTime()) });
+    return claims;
+  }
+
+  private async verifySignature(token: string, kid: string | undefined, options: { audience?: string; allowExpired?: boolean }): Promise<AccessTokenClaims> {
+    const key = kid ? await this.keys.publicKey(kid) : undefined;
+    if (!key) throw new InvalidAccessToken('unknown signing key');
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        issuer: this.issuer,
+        algorithms: [SIGNING_ALG],
+        typ: 'at+jwt',
+        audience: options.audience,
+        currentDate: options.allowExpired ? new Date(0) : this.clock.now(),
+        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'client_id'],
+      });
+      return payload as AccessTokenClaims;
+    } catch (e) {
+      throw new InvalidAccessToken(e instanceof joseErrors.JWTExpired ? 'expired' : 'invalid signature or claims');
+    }
+  }
+
+  /**
    * Signature (a published key of ours), `typ: at+jwt`, issuer, expiry, and the deny list — all in memory. With
    * `audience`, the token must have been issued for it (RFC 8707: a token for another resource is refused).
    */
@@ -121,22 +160,7 @@ export class AccessTokensService {
     } catch (e) {
       throw e instanceof InvalidAccessToken ? e : new InvalidAccessToken('malformed JWT header');
     }
-    const key = kid ? await this.keys.publicKey(kid) : undefined;
-    if (!key) throw new InvalidAccessToken('unknown signing key');
-    let payload: JWTPayload;
-    try {
-      ({ payload } = await jwtVerify(token, key, {
-        issuer: this.issuer,
-        algorithms: [SIGNING_ALG],
-        typ: 'at+jwt',
-        audience: options.audience,
-        currentDate: options.allowExpired ? new Date(0) : this.clock.now(),
-        requiredClaims: ['sub', 'jti', 'exp', 'iat', 'client_id'],
-      }));
-    } catch (e) {
-      throw new InvalidAccessToken(e instanceof joseErrors.JWTExpired ? 'expired' : 'invalid signature or claims');
-    }
-    const claims = payload as AccessTokenClaims;
+    const claims = options.allowExpired ? await this.verifySignature(token, kid, options) : await this.verifiedSignature(token, kid, options.audience);
     if (this.grants.isAccessTokenDenied(claims.jti)) throw new InvalidAccessToken('revoked');
     // The app it was issued to was deleted (SPEC §7: a token dies with its app).
     if (this.grants.isAccessTokenDenied(`client:${claims.client_id}`)) throw new InvalidAccessToken('its app was deleted');

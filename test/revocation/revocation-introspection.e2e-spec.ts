@@ -483,6 +483,27 @@ describe('POST /oauth2/introspect', () => {
       expect(res.body).toEqual(INACTIVE);
     });
 
+    it('for an access token verified (and remembered) while live, once it has expired', async () => {
+      const { access_token } = await issue(w, w.app);
+      expect((await introspect(w, w.app, { token: access_token })).body.active).toBe(true);
+      expect((await later(w, 3600, () => introspect(w, w.app, { token: access_token }))).body).toEqual(INACTIVE);
+    });
+
+    it('for an access token verified (and remembered) while live, once it was revoked', async () => {
+      const { access_token } = await issue(w, w.app);
+      expect((await introspect(w, w.app, { token: access_token })).body.active).toBe(true);
+      expectRevokeOk(await revoke(w, w.app, { token: access_token }));
+      expect((await introspect(w, w.app, { token: access_token })).body).toEqual(INACTIVE);
+    });
+
+    it('for a remembered token with one byte changed', async () => {
+      const { access_token } = await issue(w, w.app);
+      expect((await introspect(w, w.app, { token: access_token })).body.active).toBe(true);
+      const [header, payload, signature] = access_token.split('.');
+      const flipped = `${header}.${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
+      expect((await introspect(w, w.app, { token: flipped })).body).toEqual(INACTIVE);
+    });
+
     it("for another client's refresh token", async () => {
       const theirs = await issue(w, w.other);
       const res = await introspect(w, w.app, { token: theirs.refresh_token });
