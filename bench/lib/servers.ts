@@ -71,7 +71,10 @@ export async function startPortcullis(placement: Placement): Promise<Started<Por
     OAUTH2_DCR_RATE_LIMIT: '0', // the registration workload registers thousands of clients from one address
   };
   delete env.CONFIG_FILE;
-  const child = startChild(process.execPath, [join(ROOT, 'dist/src/main.js')], { cpu: placement.serverCpu, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the server (the "what the profile showed" of BENCHMARKS.md).
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  if (process.env.BENCH_PRELOAD) profile.push('-r', process.env.BENCH_PRELOAD);
+  const child = startChild(process.execPath, [...profile, join(ROOT, 'dist/src/main.js')], { cpu: placement.serverCpu, env, stdio: ['ignore', 'ignore', 'pipe'] });
   const stderr = tail(child.stderr);
   const stop = once(async () => {
     await stopChild(child);

@@ -3,14 +3,15 @@ import { inspect } from 'node:util';
 import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { requestIdOf } from '../http/request-id.middleware';
-import { REDACT_PATHS, redactUrl } from './redaction';
+import { CENSOR, REDACT_PATHS, redactSecrets, redactUrl } from './redaction';
 
 /** Structured JSON logs (pino), one line per request, with secrets redacted. */
 export function loggerParams(level: string, destination?: DestinationStream): Params {
   const options = {
     level,
     genReqId: (req: IncomingMessage) => requestIdOf(req as never),
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    formatters: { log: redactSecrets },
     serializers: {
       req: (req: { id?: string; method?: string; url?: string; remoteAddress?: string }) => ({
         id: req.id,

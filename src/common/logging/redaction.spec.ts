@@ -1,4 +1,4 @@
-import { redactUrl } from './redaction';
+import { redactSecrets, redactUrl } from './redaction';
 
 describe('redactUrl', () => {
   it.each([
@@ -21,5 +21,41 @@ describe('redactUrl', () => {
     [undefined, undefined],
   ])('%s', (input, expected) => {
     expect(redactUrl(input)).toBe(expected);
+  });
+});
+
+describe('redactSecrets', () => {
+  it('censors secret fields at the top level and two levels down, in objects and arrays', () => {
+    const input = {
+      client_secret: 's1',
+      msg: 'kept',
+      body: { password: 's2', username: 'kept', nested: { refresh_token: 's3', scope: 'kept' } },
+      list: [{ code: 's4', state: 'kept' }],
+    };
+    expect(redactSecrets(input)).toEqual({
+      client_secret: '[REDACTED]',
+      msg: 'kept',
+      body: { password: '[REDACTED]', username: 'kept', nested: { refresh_token: '[REDACTED]', scope: 'kept' } },
+      list: [{ code: '[REDACTED]', state: 'kept' }],
+    });
+  });
+
+  it('never changes the object it was given, and answers it as it is when nothing is secret', () => {
+    const input = { body: { token: 'secret' } };
+    redactSecrets(input);
+    expect(input.body.token).toBe('secret');
+    const clean = { a: 1, b: { c: 'x' } };
+    expect(redactSecrets(clean)).toBe(clean);
+  });
+
+  it('leaves class instances (requests, errors) to their allow-list serializers', () => {
+    const err = Object.assign(new Error('boom'), { code: 'E1' });
+    expect(redactSecrets({ err }).err).toBe(err);
+  });
+
+  it('censors every secret field pino-http or a caller could put in a log object', () => {
+    for (const field of ['authorization', 'cookie', 'access_token', 'id_token', 'code_verifier', 'session_id', 'initial_access_token', 'subject_token']) {
+      expect(redactSecrets({ x: { [field]: 'v' } })).toEqual({ x: { [field]: '[REDACTED]' } });
+    }
   });
 });

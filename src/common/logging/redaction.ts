@@ -24,15 +24,50 @@ export const SECRET_FIELDS = [
   'actor_token',
 ] as const;
 
-/** pino `redact` paths: top level, one and two levels down, and request/response headers. */
-export const REDACT_PATHS = [
-  ...SECRET_FIELDS.flatMap((f) => [`["${f}"]`, `*["${f}"]`, `*.*["${f}"]`]),
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'res.headers["set-cookie"]',
-];
+/** pino `redact` paths of the serialised request and response, should a serializer ever let headers through. */
+export const REDACT_PATHS = ['req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'];
 
 const SECRET_QUERY_PARAMS = new Set<string>(SECRET_FIELDS);
+const SECRET_KEYS: ReadonlySet<string> = SECRET_QUERY_PARAMS;
+export const CENSOR = '[REDACTED]';
+/** Secret fields are censored at the top of a log object and this many levels below it. */
+const REDACT_DEPTH = 2;
+
+/**
+ * pino `formatters.log`: censors every secret field at the top level of a log object and two levels down, in
+ * plain objects and arrays (serialised requests, responses and errors are allow-lists already). It replaces pino's
+ * `redact` wildcards (`*.field`, `*.*.field`), which cost ~40 µs per line — more than the rest of an access-log
+ * line, on every request — for a walk of a few keys. Objects are copied where something is censored, never
+ * changed in place.
+ */
+export function redactSecrets(object: Record<string, unknown>): Record<string, unknown> {
+  return censored(object, 0) as Record<string, unknown>;
+}
+
+function censored(value: unknown, depth: number): unknown {
+  if (Array.isArray(value)) {
+    let copy: unknown[] | undefined;
+    value.forEach((item, i) => {
+      const clean = censored(item, depth + 1);
+      if (clean !== item) (copy ??= [...value])[i] = clean;
+    });
+    return copy ?? value;
+  }
+  if (!isPlainObject(value)) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const key of Object.keys(value)) {
+    const item = value[key];
+    const clean = SECRET_KEYS.has(key) ? CENSOR : depth < REDACT_DEPTH ? censored(item, depth + 1) : item;
+    if (clean !== item) (copy ??= { ...value })[key] = clean;
+  }
+  return copy ?? value;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
 
 /** URLs inside URLs (a `return_to`, a `redirect_uri`) are redacted too, this many levels deep. */
 const MAX_NESTING = 3;
