@@ -46,13 +46,7 @@ export class AppsService implements OnApplicationShutdown {
       (clientId) => this.apps.createQueryBuilder('app').addSelect('app.secretHash').where('app.clientId = :clientId', { clientId }).getOne(),
       { max: 10_000, ttlMs: 5 * 60_000 },
     );
-    this.usage = new UsageWriteBehind('AppsUsage', async (ids, times) => {
-      await this.apps.query(
-        `UPDATE apps SET last_used_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
-          WHERE apps.id = u.id AND (apps.last_used_at IS NULL OR apps.last_used_at < u.at)`,
-        [ids, times],
-      );
-    }, USAGE_WRITE_INTERVAL_MS);
+    this.usage = new UsageWriteBehind('apps', (sql, params) => this.apps.query(sql, params), USAGE_WRITE_INTERVAL_MS);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -10,14 +10,19 @@ export class UsageWriteBehind {
   private pending = new Map<string, Date>();
   private writing: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
+  private readonly statement: string;
 
   constructor(
-    name: string,
-    /** Writes the batch: ids and their latest time of use. */
-    private readonly write: (ids: string[], times: Date[]) => Promise<void>,
+    /** The table whose `last_used_at` is written (by `id`); a fixed name, never input. */
+    table: 'apps' | 'grants',
+    /** Runs the batch's one statement. */
+    private readonly query: (sql: string, params: unknown[]) => Promise<unknown>,
     intervalMs: number,
   ) {
-    this.logger = new Logger(name);
+    this.logger = new Logger(`${table} usage`);
+    // A batch never moves a time of use backwards (another instance may have written a later one).
+    this.statement = `UPDATE ${table} SET last_used_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
+      WHERE ${table}.id = u.id AND (${table}.last_used_at IS NULL OR ${table}.last_used_at < u.at)`;
     this.timer = setInterval(() => void this.flush().catch((err) => this.logger.warn({ err }, 'writing usage timestamps failed')), intervalMs);
     this.timer.unref();
   }
@@ -32,13 +37,17 @@ export class UsageWriteBehind {
       if (this.pending.size === 0) return;
       const batch = this.pending;
       this.pending = new Map();
-      return this.write([...batch.keys()], [...batch.values()]).catch((err) => {
+      return this.write([...batch.keys()], [...batch.values()]).catch((err: unknown) => {
         // Put back what failed, unless newer uses arrived meanwhile.
         for (const [id, at] of batch) if (!this.pending.has(id)) this.pending.set(id, at);
         throw err;
       });
     });
     return this.writing;
+  }
+
+  private async write(ids: string[], times: Date[]): Promise<void> {
+    await this.query(this.statement, [ids, times]);
   }
 
   async stop(): Promise<void> {

@@ -99,13 +99,7 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     private readonly crypto: CryptoService,
     private readonly sql: PreparedStatements,
   ) {
-    this.usage = new UsageWriteBehind('GrantsUsage', async (ids, times) => {
-      await this.grants.query(
-        `UPDATE grants SET last_used_at = u.at FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, at)
-          WHERE grants.id = u.id AND (grants.last_used_at IS NULL OR grants.last_used_at < u.at)`,
-        [ids, times],
-      );
-    }, USAGE_WRITE_INTERVAL_MS);
+    this.usage = new UsageWriteBehind('grants', (sql, params) => this.grants.query(sql, params), USAGE_WRITE_INTERVAL_MS);
   }
 
   onModuleInit(): void {
