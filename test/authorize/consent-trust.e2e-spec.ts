@@ -1,5 +1,6 @@
 import { decodeJwt } from 'jose';
 import request from 'supertest';
+import { issueTokens } from '../helpers/protocol';
 import { bootApp, TestApp } from '../helpers/app';
 import { basic, createApp, RegisteredApp } from '../helpers/clients';
 import { sql } from '../helpers/database';
@@ -28,13 +29,7 @@ describe('consent means what it shows', () => {
     const user = await createUser(t, admin, { username: `consent-${++users}` });
     return signIn(t, user.username, user.password);
   }
-  async function accessToken(cookie: string, scope: string, client = app): Promise<string> {
-    const { code, verifier } = await authorizeAndConsent(t, client, cookie, { scope });
-    const res = await request(t.url).post('/oauth2/token').set('Authorization', basic(client.clientId, client.clientSecret!)).type('form')
-      .send({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: client.redirectUri });
-    if (res.status !== 200) throw new Error(`code exchange failed: ${res.status} ${res.text}`);
-    return res.body.access_token;
-  }
+  const accessToken = async (cookie: string, scope: string, client = app) => (await issueTokens(t, client, cookie, { scope })).access_token;
   async function register(metadata: Record<string, unknown> = {}): Promise<request.Response> {
     return request(t.url).post('/oauth2/register').send({ client_name: 'Self', redirect_uris: ['https://self.example.net/cb'], ...metadata });
   }

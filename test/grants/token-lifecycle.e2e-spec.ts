@@ -1,11 +1,13 @@
 import { decodeJwt } from 'jose';
 import request from 'supertest';
 import { AppsService } from '../../src/clients/apps.service';
+import {
+  introspect as introspectRequest, issueTokens, myAuthorizations, principalToken as principalTokenRequest, refresh as refreshRequest, revoke as revokeRequest,
+} from '../helpers/protocol';
 import { bootApp, TestApp } from '../helpers/app';
 import { basic, createApp, RegisteredApp } from '../helpers/clients';
 import { sql } from '../helpers/database';
 import { createUser, signIn } from '../helpers/identity';
-import { authorizeAndConsent } from '../helpers/oauth';
 
 /**
  * SPEC §7 "every token dies with what it came from" (issue 10 item 3): principal tokens bound to their source, app
@@ -30,29 +32,14 @@ describe('every token dies with what it came from', () => {
     return { ...user, cookie: await signIn(t, user.username, user.password) };
   }
 
-  interface Tokens { access_token: string; refresh_token?: string; scope: string }
-  async function tokensFor(who: Person, scope = 'openid offline_access account', client = app): Promise<Tokens> {
-    const { code, verifier } = await authorizeAndConsent(t, client, who.cookie, { scope });
-    const res = await request(t.url).post('/oauth2/token').set('Authorization', basic(client.clientId, client.clientSecret!)).type('form')
-      .send({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: client.redirectUri });
-    if (res.status !== 200) throw new Error(`code exchange failed: ${res.status} ${res.text}`);
-    return res.body as Tokens;
-  }
-  const refresh = (client: RegisteredApp, refreshToken: string) =>
-    request(t.url).post('/oauth2/token').set('Authorization', basic(client.clientId, client.clientSecret!)).type('form')
-      .send({ grant_type: 'refresh_token', refresh_token: refreshToken });
-  const revoke = (client: RegisteredApp, token: string) =>
-    request(t.url).post('/oauth2/revoke').set('Authorization', basic(client.clientId, client.clientSecret!)).type('form').send({ token });
-  const introspect = async (token: string) =>
-    (await request(t.url).post('/oauth2/introspect').set('Authorization', basic(app.clientId, app.clientSecret!)).type('form').send({ token })).body.active as boolean;
-  const principalToken = (credential: { cookie: string } | { bearer: string }) => {
-    const req = request(t.url).get('/api/v1/oauth2/principal-token');
-    return 'cookie' in credential ? req.set('Cookie', credential.cookie) : req.set('Authorization', `Bearer ${credential.bearer}`);
-  };
+  const tokensFor = (who: Person, scope = 'openid offline_access account', client = app) => issueTokens(t, client, who.cookie, { scope });
+  const refresh = (client: RegisteredApp, refreshToken: string) => refreshRequest(t, client, refreshToken);
+  const revoke = (client: RegisteredApp, token: string) => revokeRequest(t, client, token);
+  const introspect = async (token: string) => (await introspectRequest(t, app, token)).body.active as boolean;
+  const principalToken = (credential: { cookie: string } | { bearer: string }) => principalTokenRequest(t, credential);
   /** Whether a token (or a cookie) still acts on the caller's own API. */
   const works = async (credential: { cookie: string } | { bearer: string }) => {
-    const req = request(t.url).get('/api/v0/users/me/oauth2/authorizations');
-    const res = await ('cookie' in credential ? req.set('Cookie', credential.cookie) : req.set('Authorization', `Bearer ${credential.bearer}`));
+    const res = await myAuthorizations(t, credential);
     if (res.status !== 200 && res.status !== 401) throw new Error(`unexpected ${res.status} ${res.text}`);
     return res.status === 200;
   };

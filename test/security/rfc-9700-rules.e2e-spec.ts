@@ -18,7 +18,7 @@ import {
   tokenRequest,
   userinfo,
   WITH_REFRESH,
-} from './security-helpers';
+} from '../helpers/protocol';
 
 /**
  * RFC 9700 (OAuth 2.0 Security Best Current Practice, BCP 240): the rules it sets for an authorization server, one

@@ -31,7 +31,7 @@ import {
   tokenRequest,
   userinfo,
   WITH_REFRESH,
-} from './security-helpers';
+} from '../helpers/protocol';
 
 /**
  * SPEC §7, "Rules that each have a test": one describe per rule, the rule quoted in every test name, so that a

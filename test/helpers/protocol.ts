@@ -1,11 +1,11 @@
 import request from 'supertest';
-import { TestApp } from '../helpers/app';
-import { basic, RegisteredApp } from '../helpers/clients';
-import { authorizeAndConsent, locationParams, Params } from '../helpers/oauth';
+import { TestApp } from './app';
+import { basic, RegisteredApp } from './clients';
+import { authorizeAndConsent, locationParams, Params } from './oauth';
 
 /**
- * The building blocks of test/security/spec-7-rules.e2e-spec.ts and rfc-9700-rules.e2e-spec.ts: the protocol
- * requests every rule needs, written once so that each test reads as the rule it checks.
+ * The protocol requests the security rules and the token-lifecycle tests need (test/security, test/grants,
+ * test/authorize), written once so that each test reads as the rule it checks.
  */
 
 export type Body = Record<string, string | undefined>;
