@@ -18,9 +18,6 @@ import { AppEntity, AppProvenance } from './entities/app.entity';
 import { checkClientMetadata, ClientMetadata, ClientMetadataInput, MetadataError } from './registration/client-metadata';
 import { ScopesService } from './scopes/scopes.service';
 
-/** How often the apps' `last_used_at` is written. */
-const USAGE_WRITE_INTERVAL_MS = 5000;
-
 /**
  * Apps (OAuth clients): registered by admins (`api`) or by themselves (`dcr`, RFC 7591). Client authentication
  * and authorization requests read apps from memory (every change on any instance clears the copies: CachedRows);
@@ -46,7 +43,7 @@ export class AppsService implements OnApplicationShutdown {
       (clientId) => this.apps.createQueryBuilder('app').addSelect('app.secretHash').where('app.clientId = :clientId', { clientId }).getOne(),
       { max: 10_000, ttlMs: 5 * 60_000 },
     );
-    this.usage = new UsageWriteBehind('apps', (sql, params) => this.apps.query(sql, params), USAGE_WRITE_INTERVAL_MS);
+    this.usage = new UsageWriteBehind('apps', (sql, params) => this.apps.query(sql, params));
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -159,9 +156,7 @@ export class AppsService implements OnApplicationShutdown {
 
   async findByClientId(clientId: string): Promise<AppEntity | null> {
     const app = await this.findForAuthentication(clientId);
-    if (!app) return null;
-    const { secretHash: _hidden, ...withoutHash } = app;
-    return withoutHash as AppEntity;
+    return app && withoutSecretHash(app);
   }
 
   /** Records use, written behind; idle self-registered apps are removed by their last use. */
@@ -204,6 +199,12 @@ export class AppsService implements OnApplicationShutdown {
     if (!app) throw notFound('No app with this id');
     return app;
   }
+}
+
+/** The app as every caller but client authentication sees it: without its secret's hash. */
+export function withoutSecretHash(app: Readonly<AppEntity>): AppEntity {
+  const { secretHash: _hidden, ...rest } = app;
+  return rest as AppEntity;
 }
 
 /** RFC 7591 metadata is a JSON object; anything else is refused before any field is read. */

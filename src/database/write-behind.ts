@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
 
+/** How often pending uses are written: what a crash can lose, and how stale another instance's view is. */
+const USAGE_WRITE_INTERVAL_MS = 5000;
+
 /**
  * Timestamps of use (an app's or a grant's `last_used_at`) collected in memory and written in one statement
  * per interval, instead of one UPDATE per request. `flush()` writes what is pending at once — before anything
@@ -17,7 +20,7 @@ export class UsageWriteBehind {
     table: 'apps' | 'grants',
     /** Runs the batch's one statement. */
     private readonly query: (sql: string, params: unknown[]) => Promise<unknown>,
-    intervalMs: number,
+    intervalMs = USAGE_WRITE_INTERVAL_MS,
   ) {
     this.logger = new Logger(`${table} usage`);
     // A batch never moves a time of use backwards (another instance may have written a later one).

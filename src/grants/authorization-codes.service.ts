@@ -32,27 +32,14 @@ export interface RedeemableCode extends RedeemedCode {
   readonly grantId: string;
 }
 
-interface RedeemableRow {
-  id: string;
-  grant_id: string;
-  app_id: string;
-  user_id: string;
-  redirect_uri: string;
-  redirect_uri_explicit: boolean;
-  code_challenge: string | null;
-  scopes: string[];
-  nonce: string | null;
-  resources: string[];
-  auth_time: Date;
-}
-
 const INSERT_CODE = prepared('code-insert', `
   INSERT INTO authorization_codes (code_hash, app_id, user_id, grant_id, redirect_uri, redirect_uri_explicit, code_challenge,
                                    code_challenge_method, scopes, nonce, resources, auth_time, expires_at)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`);
 
 const FIND_REDEEMABLE = prepared('code-find-redeemable', `
-  SELECT id, grant_id, app_id, user_id, redirect_uri, redirect_uri_explicit, code_challenge, scopes, nonce, resources, auth_time
+  SELECT id, grant_id AS "grantId", app_id AS "appId", user_id AS "userId", redirect_uri AS "redirectUri",
+         redirect_uri_explicit AS "redirectUriExplicit", code_challenge AS "codeChallenge", scopes, nonce, resources, auth_time AS "authTime"
     FROM authorization_codes
    WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > now()`);
 
@@ -94,20 +81,8 @@ export class AuthorizationCodesService {
   /** A code that can still be redeemed (not yet, and not expired): statement 1 of an exchange. */
   async findRedeemable(raw: string): Promise<RedeemableCode | undefined> {
     if (raw.length > 128) return undefined;
-    const [row] = await this.sql.rows<RedeemableRow>(FIND_REDEEMABLE, [this.crypto.sha256Hex(raw)]);
-    return row && {
-      id: row.id,
-      grantId: row.grant_id,
-      appId: row.app_id,
-      userId: row.user_id,
-      redirectUri: row.redirect_uri,
-      redirectUriExplicit: row.redirect_uri_explicit,
-      codeChallenge: row.code_challenge,
-      scopes: row.scopes,
-      nonce: row.nonce,
-      resources: row.resources,
-      authTime: row.auth_time,
-    };
+    const [code] = await this.sql.rows<RedeemableCode>(FIND_REDEEMABLE, [this.crypto.sha256Hex(raw)]);
+    return code;
   }
 
   /**

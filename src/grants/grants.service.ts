@@ -99,7 +99,7 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     private readonly crypto: CryptoService,
     private readonly sql: PreparedStatements,
   ) {
-    this.usage = new UsageWriteBehind('grants', (sql, params) => this.grants.query(sql, params), USAGE_WRITE_INTERVAL_MS);
+    this.usage = new UsageWriteBehind('grants', (sql, params) => this.grants.query(sql, params));
   }
 
   onModuleInit(): void {
@@ -281,9 +281,6 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     this.logger.warn({ appId: code.appId, userId: code.userId }, 'authorization code replayed: its tokens are revoked');
   }
 }
-
-/** How often the grants' `last_used_at` is written. */
-const USAGE_WRITE_INTERVAL_MS = 5000;
 
 /**
  * Revocations by user, grant and family lock overlapping refresh-token rows in different orders; when two meet,

@@ -29,19 +29,8 @@ export interface RotatableToken {
   readonly authTime: Date | null;
 }
 
-interface RotatableRow {
-  id: string;
-  family_id: string;
-  grant_id: string;
-  app_id: string;
-  user_id: string;
-  scopes: string[];
-  resources: string[];
-  auth_time: Date | null;
-}
-
 const FIND_ROTATABLE = prepared('refresh-find-rotatable', `
-  SELECT id, family_id, grant_id, app_id, user_id, scopes, resources, auth_time
+  SELECT id, family_id AS "familyId", grant_id AS "grantId", app_id AS "appId", user_id AS "userId", scopes, resources, auth_time AS "authTime"
     FROM refresh_tokens
    WHERE token_hash = $1 AND app_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()`);
 
@@ -86,15 +75,14 @@ export class RefreshTokensService {
    */
   async rotate(raw: string, appId: string, mintChild: (parent: RotatableToken) => Promise<ChildMint>): Promise<RotationResult> {
     const hash = this.crypto.sha256Hex(raw);
-    const [row] = await this.sql.rows<RotatableRow>(FIND_ROTATABLE, [hash, appId]);
-    if (row) {
-      const parent: RotatableToken = { id: row.id, familyId: row.family_id, grantId: row.grant_id, appId: row.app_id, userId: row.user_id, scopes: row.scopes, resources: row.resources, authTime: row.auth_time };
+    const [parent] = await this.sql.rows<RotatableToken>(FIND_ROTATABLE, [hash, appId]);
+    if (parent) {
       const child = await mintChild(parent);
       const refreshToken = this.crypto.randomToken(32);
       const expiresAt = new Date(this.clock.now().getTime() + this.config.authorizationServer.refreshTokenTtl * 1000);
       // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces (only the access token narrows),
       // less what the user's role or the app no longer allows (SPEC §4): `child.scopes`.
-      const rotated = await this.sql.rows(ROTATE, [row.id, this.crypto.sha256Hex(refreshToken), [...child.scopes], child.accessTokenJti, child.accessTokenExpiresAt, expiresAt]);
+      const rotated = await this.sql.rows(ROTATE, [parent.id, this.crypto.sha256Hex(refreshToken), [...child.scopes], child.accessTokenJti, child.accessTokenExpiresAt, expiresAt]);
       if (rotated.length === 1) return { ok: true, parent, refreshToken };
     }
 

@@ -4,7 +4,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { CryptoService } from '../../common/crypto/crypto.service';
 import { invalidClient, invalidRequest, OAuthError } from '../../common/oauth/oauth-error';
 import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
-import { AppsService } from '../apps.service';
+import { AppsService, withoutSecretHash } from '../apps.service';
 import type { AppEntity, TokenEndpointAuthMethod } from '../entities/app.entity';
 
 export interface AuthenticatedClient {
@@ -86,8 +86,7 @@ export class ClientAuthenticationService {
       }
     }
     this.apps.markUsed(app);
-    const { secretHash: _hidden, ...withoutHash } = app;
-    return { app: withoutHash as AppEntity, method: presented.method };
+    return { app: withoutSecretHash(app), method: presented.method };
   }
 
   private async secretMatches(clientId: string, storedHash: string, secret: string, ip: string): Promise<boolean> {
