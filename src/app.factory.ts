@@ -53,7 +53,8 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   );
   app.use(protocolCors);
   // With the authorization server disabled, the protocol routes answer 404 (ProtocolEndpoint) and nothing is published.
-  if (options.config.authorizationServer.enabled) app.use(servePublishedDocuments(publishedDocuments(app)));
+  // In preview (`npm run openapi`) no provider is constructed, so there is nothing to publish either.
+  if (options.config.authorizationServer.enabled && !options.preview) app.use(servePublishedDocuments(publishedDocuments(app)));
   app.useBodyParser('json', { limit: BODY_LIMIT });
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
   app.use(cookieParser());
@@ -67,6 +68,8 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   SwaggerModule.setup('docs', app, () => buildOpenApiDocument(app), {
     jsonDocumentUrl: 'docs/openapi.json',
     customSiteTitle: 'Portcullis API',
+    // A bearer token pasted under Authorize survives a reload (Swagger UI keeps it in localStorage).
+    swaggerOptions: { persistAuthorization: true },
   });
   return app;
 }

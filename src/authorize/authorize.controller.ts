@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { sendPage } from '../common/pages/page-result';
+import { pageRequest, sendPage } from '../common/pages/page-result';
 import { Authenticated, CurrentPrincipal } from '../identity/auth/auth.decorators';
 import type { Principal } from '../identity/auth/principal';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
@@ -18,13 +18,13 @@ export class AuthorizeController {
   @Get()
   @ApiExcludeEndpoint()
   async start(@Query() query: AuthorizeParams, @Req() req: Request, @Res() res: Response): Promise<void> {
-    sendPage(res, await this.authorize.start(query, req.cookies));
+    sendPage(res, await this.authorize.start(query, pageRequest(req)));
   }
 
   @Post()
   @ApiExcludeEndpoint()
   async decide(@Body() body: AuthorizeParams, @Req() req: Request, @Res() res: Response): Promise<void> {
-    sendPage(res, await this.authorize.decide(body ?? {}, req.cookies));
+    sendPage(res, await this.authorize.decide(body ?? {}, pageRequest(req)));
   }
 }
 
@@ -37,6 +37,7 @@ export class JsonAuthorizeController {
   @HttpCode(200)
   // The server's own consent UI (SPEC §2): an app's access token, whatever its scopes, must never approve an app.
   @Authenticated({ via: ['session', 'service_account_token'] })
+  @ApiOperation({ summary: 'Approve an app for the signed-in user', description: 'For the server\'s own single-page consent UI: a browser session, never an app\'s access token. Answers the client\'s redirect URI carrying the code, `state` and `iss`.' })
   @ApiOkResponse({ type: JsonAuthorizeResponseDto })
   authorizeJson(@Body() body: JsonAuthorizeDto, @CurrentPrincipal() principal: Principal): Promise<JsonAuthorizeResponseDto> {
     return this.authorize.authorizeJson(body, principal);

@@ -1,15 +1,19 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { presentApp } from '../clients/app-presentation';
 import { AppsService } from '../clients/apps.service';
 import type { AppEntity } from '../clients/entities/app.entity';
 import { ScopesService } from '../clients/scopes/scopes.service';
 import { accessDenied, asErrorDescription, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
-import { PageResult, redirect, render } from '../common/pages/page-result';
+import { errorPage, HOME_LINK } from '../common/pages/error-page';
+import { PageRequest, PageResult, readerOf, redirect } from '../common/pages/page-result';
+import { isolated } from '../common/text/display-text';
 import { ApiProblem, forbidden, problemTypeForStatus } from '../common/problem/problem';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { Consent, GrantsService } from '../grants/grants.service';
 import type { Principal } from '../identity/auth/principal';
 import type { UserEntity } from '../identity/entities/user.entity';
+import { SignInPurpose, SignInPurposes } from '../identity/login/sign-in-purposes';
 import { BrowserSessionsService } from '../identity/sessions/browser-sessions.service';
 import { UsersService } from '../identity/users/users.service';
 import { checkClient, checkClientId } from './checks/check-client';
@@ -20,6 +24,7 @@ import { checkResource } from './checks/check-resource';
 import { checkResponseType } from './checks/check-response-type';
 import { checkScope } from './checks/check-scope';
 import { checkOptionalText } from './checks/check-text';
+import { consentModel } from './consent-page';
 import type { JsonAuthorizeDto } from './dto/json-authorize.dto';
 
 /** The parameters of an authorization request, as sent (query string or consent form); nothing is trusted. */
@@ -45,7 +50,7 @@ export interface AuthorizationRequest {
  * `state` and `iss`), then the session, the consent memory, and the consent page.
  */
 @Injectable()
-export class AuthorizeService {
+export class AuthorizeService implements OnModuleInit {
   private readonly issuer: string;
 
   constructor(
@@ -54,15 +59,21 @@ export class AuthorizeService {
     private readonly grants: GrantsService,
     private readonly sessions: BrowserSessionsService,
     private readonly users: UsersService,
+    private readonly signInPurposes: SignInPurposes,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.issuer = config.authorizationServer.issuerUrl;
   }
 
+  /** The sign-in page names the app of the authorization request it interrupts ("to continue to Acme Notes"). */
+  onModuleInit(): void {
+    this.signInPurposes.register((returnTo) => this.purposeOf(returnTo));
+  }
+
   /** GET /oauth2/authorize */
-  async start(params: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
+  async start(params: AuthorizeParams, page: PageRequest): Promise<PageResult> {
     return this.answer(async () => {
-      const { request, signedIn, grant, vouched } = await this.read(params, cookies);
+      const { request, signedIn, grant, vouched } = await this.read(params, page.cookies);
       // prompt=none answers at once, without the user: for a redirect URI nobody vouched for, that would be an
       // open redirect too (RFC 9700 §4.11.2), so those errors are shown like the step-2 ones.
       const fail = (e: OAuthError) => toClient(e, request.redirectUri, request.state, vouched);
@@ -82,24 +93,26 @@ export class AuthorizeService {
       }
       // Step 5: ask.
       if (request.prompt.has('none')) throw fail(consentRequired('the user has not consented to these scopes and resources'));
-      return this.consentPage(request, params, user, scopes, signedIn.rawId);
+      return this.consentPage(request, params, user, scopes, signedIn.rawId, page);
     });
   }
 
   /** POST /oauth2/authorize: the consent decision. Everything is validated again; hidden fields prove nothing. */
-  async decide(body: AuthorizeParams, cookies: Record<string, unknown>): Promise<PageResult> {
+  async decide(body: AuthorizeParams, page: PageRequest): Promise<PageResult> {
     return this.answer(async () => {
-      const { request, signedIn } = await this.read({ ...body, prompt: undefined }, cookies);
+      const { request, signedIn } = await this.read({ ...body, prompt: undefined }, page.cookies);
       if (!signedIn) return redirect(this.signInUrl(body));
-      // A decision without this session's CSRF token (a forged cross-site POST) gets no code and no redirect.
+      const { user, session } = signedIn;
+      const scopes = this.grantableScopes(request.scopes, user, request.app);
+      // A decision without this session's CSRF token gets no code and no redirect: a forged cross-site POST, or a
+      // consent page left open while the user signed in again. The page is shown again, fresh, to decide anew.
       if (!this.sessions.verifyCsrf(signedIn.rawId, body.csrf_token)) {
-        return render('error', { title: 'Request expired', heading: 'This request has expired', message: 'Go back to the application and try again.', code: 'invalid_csrf_token' }, 403);
+        const notice = 'This page had expired, so your choice was not sent. Check the request below and choose again.';
+        return { ...(await this.consentPage(request, body, user, scopes, signedIn.rawId, page, notice)), status: 403 };
       }
       const decision = readDecision(body);
       // The user saw the consent page, which names the redirect host: sending the answer there is what they chose.
       if (decision === 'deny') throw accessDenied('the user denied the request').redirectTo(request.redirectUri, request.state);
-      const { user, session } = signedIn;
-      const scopes = this.grantableScopes(request.scopes, user, request.app);
       const recorded = await this.grants.record(user.id, request.app.id, scopes, this.audiences(request));
       return redirect(await this.issueCode(request, user.id, recorded.id, scopes, session.authenticatedAt));
     });
@@ -141,7 +154,11 @@ export class AuthorizeService {
   /** SPEC §3 step 1: the client and its redirect URI; any failure is shown to the user, never redirected. */
   private async verifyClient(params: AuthorizeParams): Promise<VerifiedClient> {
     const app = checkClient(await this.apps.findByClientId(checkClientId(params.client_id)));
-    return { app, ...checkRedirectUri(app, params.redirect_uri) };
+    try {
+      return { app, ...checkRedirectUri(app, params.redirect_uri) };
+    } catch (e) {
+      throw e instanceof OAuthError ? new UnregisteredRedirectError(e, app) : e;
+    }
   }
 
   /**
@@ -188,10 +205,12 @@ export class AuthorizeService {
    * `admin` (SPEC §2): the request is narrowed to what may be granted.
    */
   private grantableScopes(requested: readonly string[], user: Pick<UserEntity, 'role'>, app: AppEntity): string[] {
-    return this.scopes.grantable(requested, user.role, app.provenance);
+    return this.scopes.grantable(requested, user.role, app);
   }
 
-  private consentPage(request: AuthorizationRequest, params: AuthorizeParams, user: UserEntity, scopes: string[], rawSession: string): PageResult {
+  private async consentPage(
+    request: AuthorizationRequest, params: AuthorizeParams, user: UserEntity, scopes: string[], rawSession: string, page: PageRequest, notice?: string,
+  ): Promise<PageResult & { kind: 'render' }> {
     const name = [user.givenName, user.familyName].filter(Boolean).join(' ');
     const hidden = Object.entries({
       client_id: request.app.clientId,
@@ -202,26 +221,33 @@ export class AuthorizeService {
       code_challenge: request.codeChallenge ?? undefined,
       code_challenge_method: request.codeChallengeMethod ?? undefined,
       nonce: request.nonce ?? undefined,
-    }).filter(([, value]) => value !== undefined).map(([name, value]) => ({ name, value }));
+    }).filter(([, value]) => value !== undefined).map(([name, value]) => ({ name, value: value as string }));
     for (const resource of request.resources) hidden.push({ name: 'resource', value: resource });
 
-    return render('consent', {
-      title: `Allow ${request.app.displayName}?`,
-      initial: request.app.displayName.trim().charAt(0).toUpperCase() || '?',
-      app: {
-        name: request.app.displayName,
-        logoUri: request.app.logoUri,
-        clientUri: request.app.clientUri,
-        selfRegistered: request.app.provenance === 'dcr',
-      },
-      scopes: scopes.map((s) => this.scopes.describe(s) ?? { name: s, description: s }),
+    const model = consentModel({
+      app: request.app,
+      redirectUri: request.redirectUri,
+      scopes: this.scopes.present(scopes),
       resources: request.resources,
-      redirectHost: new URL(request.redirectUri).host,
+      // For an app nobody vouched for, how many colleagues already trust it is worth knowing.
+      userCount: request.app.provenance === 'dcr' ? await this.grants.countUsers(request.app.id) : undefined,
       user: { username: user.username, name: name || user.username },
-      switchAccountUrl: this.signInUrl(params),
       hidden,
       csrfToken: this.sessions.csrfTokenFor(rawSession),
-    });
+      switchAccountUrl: this.signInUrl(params),
+      notice,
+    }, readerOf(page));
+    return { kind: 'render', view: 'consent', model, status: 200 };
+  }
+
+  /** What the sign-in page says it is for, when `return_to` is an authorization request of a known app. */
+  private async purposeOf(returnTo: string): Promise<SignInPurpose | undefined> {
+    if (!returnTo.startsWith('/oauth2/authorize?')) return undefined;
+    const clientId = new URLSearchParams(returnTo.slice(returnTo.indexOf('?') + 1)).get('client_id');
+    const app = clientId ? await this.apps.findByClientId(clientId) : null;
+    if (!app) return undefined;
+    const shown = presentApp(app);
+    return { appName: shown.name, selfRegistered: shown.selfRegistered };
   }
 
   /** Turns a thrown error into the page or the redirect SPEC §3 asks for. */
@@ -232,18 +258,7 @@ export class AuthorizeService {
       if (e instanceof RedirectableOAuthError) {
         return redirect(this.redirectUri(e.redirectUri, { error: e.code, error_description: asErrorDescription(e.description), state: e.state }));
       }
-      if (e instanceof UnvouchedRedirectError) {
-        return render('error', {
-          title: 'Invalid request',
-          heading: 'This sign-in request is not valid',
-          message: e.description,
-          detail: `This application registered itself and you have not approved it, so you are not being sent on to ${e.redirectHost}.`,
-          code: e.code,
-        }, 400);
-      }
-      if (e instanceof OAuthError) {
-        return render('error', { title: 'Invalid request', heading: 'This sign-in request is not valid', message: e.description, code: e.code }, 400);
-      }
+      if (e instanceof OAuthError) return authorizeErrorPage(e);
       throw e;
     }
   }
@@ -313,6 +328,69 @@ class UnvouchedRedirectError extends OAuthError {
     super(error.code, error.description, 400, error.detail);
     this.name = 'UnvouchedRedirectError';
   }
+}
+
+/** A step-1 redirect URI failure of a known app: shown, never redirected; the page may link to an app we vouch for. */
+class UnregisteredRedirectError extends OAuthError {
+  constructor(error: OAuthError, readonly app: AppEntity) {
+    super(error.code, error.description, 400, error.detail);
+    this.name = 'UnregisteredRedirectError';
+  }
+}
+
+/**
+ * The error pages of the authorization endpoint, in plain words. The way onward goes back to the app only where
+ * the organisation vouches for the app's website (an app an admin added); otherwise home.
+ */
+function authorizeErrorPage(e: OAuthError): PageResult {
+  const technical = { code: e.code, description: e.description };
+  const next = 'Go back to the app and try again. If it keeps happening, tell the app’s developer; the details below help them.';
+  if (e instanceof UnvouchedRedirectError) {
+    return errorPage(400, {
+      title: 'Sign-in request not valid',
+      heading: 'This sign-in request is not valid',
+      message: `The app asked for something this server does not allow, and it registered itself, so you are not being sent on to ${e.redirectHost}.`,
+      next,
+      technical,
+    });
+  }
+  if (e instanceof UnregisteredRedirectError) {
+    const app = presentApp(e.app);
+    const link = e.app.provenance === 'api' && e.app.clientUri ? { href: e.app.clientUri, label: `Back to ${isolated(app.name)}` } : HOME_LINK;
+    return errorPage(400, {
+      title: 'Return address not registered',
+      heading: 'This app’s return address is not registered',
+      message: `${app.name} did not say where to send you back to, or named an address it did not register — so, for your safety, you were not sent there.`,
+      next,
+      link,
+      technical,
+    });
+  }
+  if (e.code === 'invalid_client') {
+    return errorPage(400, {
+      title: 'App not registered',
+      heading: 'This app is not registered here',
+      message: 'The link you followed names an app this server does not know: it may have been removed, or the link is wrong.',
+      next,
+      technical,
+    });
+  }
+  if (e.code === 'unauthorized_client') {
+    return errorPage(400, {
+      title: 'App cannot sign you in',
+      heading: 'This app cannot sign you in here',
+      message: 'The app is registered, but not for signing people in.',
+      next,
+      technical,
+    });
+  }
+  return errorPage(400, {
+    title: 'Sign-in request not valid',
+    heading: 'This sign-in request is not valid',
+    message: 'The link that brought you here is incomplete or malformed, so there is nothing to sign in to.',
+    next,
+    technical,
+  });
 }
 
 interface VerifiedClient {

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto } from '../common/pagination';
 import { AdminOnly } from '../identity/auth/auth.decorators';
 import { AppsService } from './apps.service';
@@ -12,6 +12,7 @@ export class AppsController {
   constructor(private readonly apps: AppsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Register an app', description: 'Manual registration (provenance `api`), checked by the rules of RFC 7591 registration. `client_secret` is in this response only: store it now (a public client, `token_endpoint_auth_method: none`, has none). Without `org_id` (or with null) the app joins the default org.' })
   @Header('Cache-Control', 'no-store')
   @ApiCreatedResponse({ type: AppWithSecretDto, description: 'client_secret is shown in this response only' })
   create(@Body() body: CreateAppDto): Promise<AppWithSecretDto> {
@@ -19,12 +20,14 @@ export class AppsController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List apps' })
   @ApiOkResponse({ type: AppPageDto })
   list(@Query() query: PageQueryDto): Promise<AppPageDto> {
     return this.apps.list(query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get an app' })
   @ApiOkResponse({ type: AppDto })
   @ApiNotFoundResponse()
   get(@Param('id') id: string): Promise<AppDto> {
@@ -32,6 +35,7 @@ export class AppsController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change an app', description: 'Only the fields sent change; the result is checked as a whole, as if the app registered again. An app cannot switch between public and confidential.' })
   @ApiOkResponse({ type: AppDto })
   @ApiNotFoundResponse()
   update(@Param('id') id: string, @Body() body: UpdateAppDto): Promise<AppDto> {
@@ -39,6 +43,7 @@ export class AppsController {
   }
 
   @Post(':id/secret')
+  @ApiOperation({ summary: 'Rotate an app\'s secret', description: 'The new secret is in this response only; the old one stops working at once.' })
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: AppWithSecretDto, description: 'The new secret, shown only now; the old one stops working at once' })
@@ -47,7 +52,17 @@ export class AppsController {
     return this.apps.rotateSecret(id);
   }
 
+  @Post(':id/review')
+  @ApiOperation({ summary: 'Mark a self-registered app as reviewed', description: 'The app becomes one of the organisation\'s (provenance `api`): shown without the self-registered warning and never removed as idle. Its scopes and grant types stay as registered; widen them with PATCH.' })
+  @HttpCode(200)
+  @ApiOkResponse({ type: AppDto, description: 'The app, now one of the organisation\'s (provenance `api`)' })
+  @ApiNotFoundResponse()
+  review(@Param('id') id: string): Promise<AppDto> {
+    return this.apps.review(id);
+  }
+
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete an app', description: 'Its grants, codes and tokens die with it.' })
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse()

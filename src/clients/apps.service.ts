@@ -6,6 +6,7 @@ import { CryptoService } from '../common/crypto/crypto.service';
 import { invalidClientMetadata, invalidRedirectUri, OAuthError } from '../common/oauth/oauth-error';
 import { Page, page, PageQueryDto } from '../common/pagination';
 import { notFound, validationError } from '../common/problem/problem';
+import { normaliseText } from '../common/text/display-text';
 import { isUuid } from '../common/uuid';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -15,7 +16,7 @@ import { UsageWriteBehind } from '../database/write-behind';
 import { OrgsService } from '../identity/orgs/orgs.service';
 import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, UpdateAppDto } from './dto/app.dto';
 import { AppEntity, AppProvenance } from './entities/app.entity';
-import { checkClientMetadata, ClientMetadata, ClientMetadataInput, MetadataError } from './registration/client-metadata';
+import { checkClientMetadata, ClientMetadata, ClientMetadataInput, displayNameProblem, MetadataError } from './registration/client-metadata';
 import { ScopesService } from './scopes/scopes.service';
 
 /**
@@ -70,7 +71,7 @@ export class AppsService implements OnApplicationShutdown {
     const checked = this.check(input, 'api', toProblem);
     const name = requiredName(body.name);
     const displayName = body.display_name === undefined ? name : requiredName(body.display_name, 'display_name');
-    if (body.org_id !== undefined && (typeof body.org_id !== 'string' || !isUuid(body.org_id))) {
+    if (body.org_id !== undefined && body.org_id !== null && (typeof body.org_id !== 'string' || !isUuid(body.org_id))) {
       throw validationError([{ name: 'org_id', error: 'invalid_value', title: 'org_id must be a UUID', pointer: '/org_id' }]);
     }
     const org = await this.orgs.forMember(body.org_id);
@@ -123,6 +124,21 @@ export class AppsService implements OnApplicationShutdown {
     const saved = await this.apps.save(app);
     this.byClientId.clear();
     return AppDto.from(saved);
+  }
+
+  /**
+   * An admin vouches for a self-registered app: from now on it is one of the organisation's apps (provenance
+   * `api`), shown without the self-registered warning and never removed as idle. Its scopes and grant types stay
+   * within what it registered with; an admin widens them with PATCH. Reviewing an app added by an admin changes
+   * nothing.
+   */
+  async review(id: string): Promise<AppDto> {
+    const app = await this.findOrThrow(id);
+    if (app.provenance === 'dcr') {
+      await this.apps.update({ id }, { provenance: 'api', reviewedAt: this.clock.now() });
+      this.byClientId.clear();
+    }
+    return AppDto.from(await this.findOrThrow(id));
   }
 
   /** A new secret; the old one stops working at once (its bcrypt hash, and so every cached verification, is gone). */
@@ -226,11 +242,11 @@ function asMetadataInput(body: unknown, wire: (e: MetadataError) => Error): Clie
   };
 }
 
+/** Names follow the rules of a registration's `client_name`: people read them on the consent page. */
 function requiredName(value: unknown, field = 'name'): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > 200) {
-    throw validationError([{ name: field, error: 'invalid_value', title: `${field} must be a string of 1 to 200 characters`, pointer: `/${field}` }]);
-  }
-  return value.trim();
+  const problem = displayNameProblem(value, field);
+  if (problem) throw validationError([{ name: field, error: 'invalid_value', title: problem, pointer: `/${field}` }]);
+  return normaliseText(value as string);
 }
 
 const toOAuthError = (e: MetadataError): OAuthError =>

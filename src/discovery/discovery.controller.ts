@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Param } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
 import { DISCOVERY_CACHE_CONTROL as CACHE, DiscoveryService, Metadata } from './discovery.service';
 
@@ -17,6 +17,7 @@ export class DiscoveryController {
   constructor(private readonly discovery: DiscoveryService) {}
 
   @Get('.well-known/oauth-authorization-server')
+  @ApiOperation({ summary: 'Get the authorization server metadata (RFC 8414)' })
   @Header('Cache-Control', CACHE)
   @ApiOkResponse({ description: 'RFC 8414 authorization server metadata' })
   authorizationServer(): Metadata {
@@ -24,6 +25,7 @@ export class DiscoveryController {
   }
 
   @Get('.well-known/openid-configuration')
+  @ApiOperation({ summary: 'Get the OpenID Provider configuration' })
   @Header('Cache-Control', CACHE)
   @ApiOkResponse({ description: 'OpenID Provider metadata' })
   openIdConfiguration(): Metadata {

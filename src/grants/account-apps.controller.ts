@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { sendPage } from '../common/pages/page-result';
+import { pageRequest, sendPage } from '../common/pages/page-result';
 import { Public } from '../identity/auth/auth.decorators';
 import { AccountAppsService } from './account-apps.service';
 
@@ -14,11 +14,16 @@ export class AccountAppsController {
 
   @Get()
   async list(@Query('revoked') revoked: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
-    sendPage(res, await this.pages.page(req.cookies, revoked === '1' ? 'Access revoked.' : undefined));
+    sendPage(res, await this.pages.page(pageRequest(req), revoked));
+  }
+
+  @Get(':grantId/revoke')
+  async confirm(@Param('grantId') grantId: string, @Req() req: Request, @Res() res: Response): Promise<void> {
+    sendPage(res, await this.pages.confirm(grantId, pageRequest(req)));
   }
 
   @Post(':grantId/revoke')
   async revoke(@Param('grantId') grantId: string, @Body() form: { csrf_token?: unknown } = {}, @Req() req: Request, @Res() res: Response): Promise<void> {
-    sendPage(res, await this.pages.revoke(grantId, form, req.cookies));
+    sendPage(res, await this.pages.revoke(grantId, form, pageRequest(req)));
   }
 }

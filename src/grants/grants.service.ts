@@ -22,6 +22,7 @@ export interface Consent {
 }
 
 const FIND_CONSENT = prepared('grant-find-consent', 'SELECT id, scopes, resources FROM grants WHERE user_id = $1 AND app_id = $2');
+const COUNT_USERS = prepared('grant-count-users', 'SELECT count(*)::int AS count FROM grants WHERE app_id = $1');
 
 /** An access token as the grants module records it: enough to deny it later. */
 export interface IssuedAccessToken {
@@ -116,6 +117,12 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
   async find(userId: string, appId: string): Promise<Consent | null> {
     const [row] = await this.sql.rows<Consent>(FIND_CONSENT, [userId, appId]);
     return row ?? null;
+  }
+
+  /** How many people have connected the app (one grant per user and app): the consent page shows it. */
+  async countUsers(appId: string): Promise<number> {
+    const [row] = await this.sql.rows<{ count: number }>(COUNT_USERS, [appId]);
+    return row?.count ?? 0;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import { Public } from '../identity/auth/auth.decorators';
 import { HealthCheck, HealthCheckResult, HealthCheckService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 
@@ -14,6 +14,7 @@ export class HealthController {
 
   /** Liveness: the process answers. Deliberately independent of the database. */
   @Get('healthz')
+  @ApiOperation({ summary: 'Check liveness' })
   @HealthCheck()
   @ApiOkResponse({ description: 'The process is alive' })
   live(): Promise<HealthCheckResult> {
@@ -22,6 +23,7 @@ export class HealthController {
 
   /** Readiness: the database answers too. */
   @Get('readyz')
+  @ApiOperation({ summary: 'Check readiness', description: '503 while the database does not answer.' })
   @HealthCheck()
   @ApiOkResponse({ description: 'Ready to serve: the database answers' })
   @ApiServiceUnavailableResponse({ description: 'The database does not answer' })

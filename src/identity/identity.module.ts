@@ -11,6 +11,7 @@ import { ServiceAccountEntity } from './entities/service-account.entity';
 import { UserEntity } from './entities/user.entity';
 import { LoginController } from './login/login.controller';
 import { LoginService } from './login/login.service';
+import { SignInPurposes } from './login/sign-in-purposes';
 import { OrgsController } from './orgs/orgs.controller';
 import { OrgsService } from './orgs/orgs.service';
 import { ServiceAccountsController } from './service-accounts/service-accounts.controller';
@@ -30,12 +31,13 @@ import { UserCredentialHooks } from './users/user-credential-hooks';
     ServiceAccountsService,
     BrowserSessionsService,
     LoginService,
+    SignInPurposes,
     BootstrapAdminService,
     BearerTokenRegistry,
     UserCredentialHooks,
     BearerAuthenticator,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
   ],
-  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks],
+  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks, SignInPurposes],
 })
 export class IdentityModule {}

@@ -1,5 +1,5 @@
 import { Body, Controller, Header, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiConsumes, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiConsumes, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
 import { ClientAuthGuard, CurrentClient } from '../clients/authentication/client-auth.guard';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
@@ -14,6 +14,7 @@ export class RevocationController {
   constructor(private readonly revocation: RevocationService) {}
 
   @Post('revoke')
+  @ApiOperation({ summary: 'Revoke a token (RFC 7009)', description: 'Client-authenticated. 200 also for an unknown token or another client\'s (nothing is revoked then). A refresh token revokes its whole family.' })
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
@@ -24,6 +25,7 @@ export class RevocationController {
   }
 
   @Post('introspect')
+  @ApiOperation({ summary: 'Introspect a token (RFC 7662)', description: 'Client-authenticated. `{active: false}` for anything that is not a valid token.' })
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @ApiConsumes('application/x-www-form-urlencoded', 'application/json')

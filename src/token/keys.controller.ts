@@ -1,5 +1,5 @@
 import { Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../identity/auth/auth.decorators';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
 import { JWKS_CACHE_CONTROL, SigningKeysService } from './signing-keys.service';
@@ -34,6 +34,7 @@ export class JwksController {
    * from a prebuilt buffer ahead of routing (servePublishedDocuments); this route answers the other spellings.
    */
   @Get()
+  @ApiOperation({ summary: 'Get the public signing keys (JWKS)' })
   @Header('Cache-Control', JWKS_CACHE_CONTROL)
   @ApiOkResponse({ type: JwksDto })
   jwks(): JwksDto {
@@ -48,6 +49,7 @@ export class KeysAdminController {
   constructor(private readonly keys: SigningKeysService) {}
 
   @Post('rotate')
+  @ApiOperation({ summary: 'Rotate the signing key', description: 'A new key signs from now on. The retired keys stay in the JWKS until the tokens they signed expire.' })
   @HttpCode(200)
   @ApiOkResponse({ type: RotatedKeyDto })
   rotate(): Promise<RotatedKeyDto> {

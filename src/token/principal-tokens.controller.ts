@@ -1,5 +1,5 @@
 import { Body, Controller, Get, Header, HttpCode, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { AdminOnly, Authenticated, CurrentPrincipal } from '../identity/auth/auth.decorators';
 import type { Principal } from '../identity/auth/principal';
 import { DelegatedTokenRequestDto } from './dto/principal-token.dto';
@@ -12,6 +12,7 @@ export class PrincipalTokensController {
   constructor(private readonly tokens: PrincipalTokensService) {}
 
   @Get('principal-token')
+  @ApiOperation({ summary: 'Get a token for yourself', description: 'Bound to the credential you call with: it never outlives it, never carries more scopes, and dies when it is revoked. A principal token cannot mint another.' })
   @Authenticated({ scope: 'account' })
   @Header('Cache-Control', 'no-store')
   @ApiOkResponse({ type: TokenResponseDto, description: 'A token for the caller, with every scope its role allows' })
@@ -20,6 +21,7 @@ export class PrincipalTokensController {
   }
 
   @Post('delegated-token')
+  @ApiOperation({ summary: 'Issue a token for a user', description: 'The JWT names you in its `act` claim (RFC 8693). `scopes` default to, and may not exceed, what the user could be granted.' })
   @HttpCode(200)
   @AdminOnly()
   @Header('Cache-Control', 'no-store')

@@ -1,5 +1,5 @@
 import { Body, Controller, Header, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiConsumes, ApiOkResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
 import { ClientAuthGuard, CurrentClient } from '../clients/authentication/client-auth.guard';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
@@ -13,6 +13,7 @@ export class TokenController {
   constructor(private readonly tokens: TokenService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Exchange a grant for tokens', description: 'authorization_code (with PKCE), refresh_token (rotated on every use) or client_credentials. Form-encoded or JSON.' })
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')

@@ -1,5 +1,5 @@
 import { Controller, Get, Header, Headers, HttpCode, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProperty, ApiPropertyOptional, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import { ProtocolEndpoint } from '../identity/auth/protocol-endpoint.decorator';
 import { UserInfo, UserInfoService } from './userinfo.service';
 
@@ -19,6 +19,7 @@ export class UserInfoController {
   constructor(private readonly userinfo: UserInfoService) {}
 
   @Get()
+  @ApiOperation({ summary: 'Get the user\'s claims (OpenID userinfo)', description: 'Claims by the token\'s scopes: `profile` adds the names, `email` the email.' })
   @Header('Cache-Control', 'no-store')
   @ApiBearerAuth('bearer')
   @ApiOkResponse({ type: UserInfoDto })
@@ -28,6 +29,7 @@ export class UserInfoController {
   }
 
   @Post()
+  @ApiOperation({ summary: 'Get the user\'s claims, by POST' })
   @HttpCode(200)
   @Header('Cache-Control', 'no-store')
   @ApiBearerAuth('bearer')

@@ -14,6 +14,15 @@ function expectErrorPage(res: request.Response, status = 400): void {
   expect(res.headers['content-type']).toMatch(/^text\/html/);
 }
 
+/** A consent decision refused for its CSRF token: the same request on a fresh consent page, saying why. */
+function expectFreshConsent(res: request.Response, original: string): void {
+  expect(res.text).toContain('This page had expired, so your choice was not sent');
+  const { csrf_token: fresh, ...fields } = consentForm(res.text);
+  const { csrf_token: _original, ...originalFields } = consentForm(original);
+  expect(fields).toEqual(originalFields);
+  expect(fresh).toEqual([expect.any(String)]);
+}
+
 describe('GET /oauth2/authorize', () => {
   let t: TestApp;
   let admin: string;
@@ -192,12 +201,13 @@ describe('GET /oauth2/authorize', () => {
       expect(res.text).toContain('See your name');
       expect(res.text).toContain('See your email address');
       expect(res.text).toContain('<code class="scope-name">email</code>');
-      expect(res.text).toContain('<strong class="redirect-host">app.example.com</strong>');
-      expect(res.text).toContain('Signed in as <strong>Alice Liddell</strong>');
+      expect(res.text).toContain('You will be sent to <bdi class="redirect-host">app.example.com</bdi>');
+      expect(res.text).toContain('Signed in as <strong><bdi>Alice Liddell</bdi></strong>');
       expect(res.text).toMatch(/Switch account/);
       expect(res.text).toMatch(/<button[^>]*value="deny"[^>]*>Deny<\/button>/);
       expect(res.text).toMatch(/<button[^>]*value="allow"[^>]*>Allow<\/button>/);
-      expect(res.text).not.toContain('Not verified by your administrator');
+      expect(res.text).not.toContain('Not reviewed by your organisation');
+      expect(res.text).toContain('Added by your organisation');
     });
 
     it('is not framable, not cached and sends no referrer', async () => {
@@ -212,7 +222,8 @@ describe('GET /oauth2/authorize', () => {
     it('marks a self-registered app clearly', async () => {
       await sql(t, `UPDATE apps SET provenance = 'dcr' WHERE client_id = $1`, [publicApp.clientId]);
       const res = await getAuthorize(t, authorizeParams(publicApp, challenge), user);
-      expect(res.text).toContain('Not verified by your administrator');
+      expect(res.text).toContain('Not reviewed by your organisation');
+      expect(res.text).not.toContain('Added by your organisation');
     });
 
     it('escapes what the client controls', async () => {
@@ -267,6 +278,7 @@ describe('GET /oauth2/authorize', () => {
       const { csrf_token: _dropped, ...fields } = consentForm(page.text);
       const res = await postDecision(t, user, fields, { decision: 'allow' });
       expectErrorPage(res, 403);
+      expectFreshConsent(res, page.text);
     });
 
     it("gives no code with another session's CSRF token", async () => {
@@ -275,6 +287,16 @@ describe('GET /oauth2/authorize', () => {
       const page = await getAuthorize(t, authorizeParams(app, challenge, { scope: 'openid email', prompt: 'consent' }), user);
       const res = await postDecision(t, user, { ...consentForm(page.text), csrf_token: consentForm(otherPage.text).csrf_token }, { decision: 'allow' });
       expectErrorPage(res, 403);
+      expectFreshConsent(res, page.text);
+    });
+
+    it('an expired consent form is shown again, fresh, and the fresh one works', async () => {
+      const page = await getAuthorize(t, authorizeParams(app, challenge, { scope: 'openid email', prompt: 'consent', state: 'again' }), user);
+      const refused = await postDecision(t, user, { ...consentForm(page.text), csrf_token: ['stale'] }, { decision: 'allow' });
+      expectErrorPage(refused, 403);
+      const res = await postDecision(t, user, consentForm(refused.text), { decision: 'allow' });
+      expect(res.status).toBe(303);
+      expect(locationParams(res).params).toMatchObject({ code: expect.any(String), state: 'again' });
     });
 
     it('re-validates the hidden fields: a swapped redirect_uri gets the error page, not a redirect', async () => {

@@ -22,7 +22,7 @@ describe('the consent screen in Chromium', () => {
     browser = launched;
     const admin = await signIn(t);
     alice = await createUser(t, admin, { username: 'alice', given_name: 'Alice', family_name: 'Liddell', email: 'alice@example.com' });
-    app = await createApp(t, admin, { name: 'notes', display_name: 'Acme Notes', redirect_uris: [redirectUri], client_uri: 'https://notes.example.com' });
+    app = await createApp(t, admin, { name: 'notes', display_name: 'Acme Notes', redirect_uris: [redirectUri], client_uri: 'https://notes.example.com', grant_types: ['authorization_code', 'refresh_token'] });
   });
   afterAll(async () => {
     await browser?.close();
@@ -50,6 +50,7 @@ describe('the consent screen in Chromium', () => {
     expect(text).toContain('See your name');
     expect(text).toContain('See your email address');
     expect(text).toContain('Stay connected when you are not using it');
+    expect(text).toContain('Keeps access after you close the app');
     expect(text).toContain('Signed in as Alice Liddell');
     expect(text).toContain('127.0.0.1');
     await page.screenshot({ path: screenshotPath('consent-desktop'), fullPage: true });

@@ -45,6 +45,7 @@ const appShape = (a: Partial<Record<string, unknown>> = {}) => ({
   client_uri: null,
   created_at: expect.stringMatching(ISO_DATE),
   last_used_at: null,
+  reviewed_at: null,
   ...a,
 });
 
@@ -189,6 +190,10 @@ describe('apps admin API', () => {
       const org = await request(t.url).post('/api/v1/orgs').set('Cookie', admin).send({ name: unique('org') });
       const app = await created({ org_id: org.body.id });
       expect(app.org_id).toBe(org.body.id);
+    });
+
+    it('places the app in the default org when org_id is null (the example of the API document)', async () => {
+      expect((await created({ org_id: null })).org_id).toBe(await defaultOrgId(t, admin));
     });
 
     it('ignores a client_id, client_secret and provenance chosen by the caller', async () => {

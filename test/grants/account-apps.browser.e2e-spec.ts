@@ -99,22 +99,25 @@ describe('the connected-apps page', () => {
     expect(await notesRow.innerText()).not.toContain('See your email address');
     expect(await calendarRow.innerText()).toContain('See your email address');
     expect(await calendarRow.innerText()).not.toContain('See your name');
-    expect(await page.getByRole('button', { name: /Revoke/ }).count()).toBe(2);
-    expect(await notesRow.getByRole('button', { name: /Revoke/ }).innerText()).toBe('Revoke');
-    expect(await calendarRow.getByRole('button', { name: /Revoke/ }).innerText()).toBe('Revoke');
+    expect(await page.getByRole('link', { name: /^Revoke/ }).count()).toBe(2);
+    expect(await notesRow.getByRole('link', { name: /^Revoke \W?Acme Notes\W?$/ }).innerText()).toBe('Revoke');
+    expect(await calendarRow.getByRole('link', { name: /^Revoke \W?Acme Calendar\W?$/ }).innerText()).toBe('Revoke');
     await context.close();
   });
 
   it('Revoke takes one app away and lands back on the page with the other still listed', async () => {
     const { context, page } = await userWithTwoApps();
     await page.screenshot({ path: screenshotPath('account-apps'), fullPage: true });
-    await page.locator('li.app-row', { hasText: 'Acme Notes' }).getByRole('button', { name: /Revoke/ }).click();
-    await page.waitForURL(`${t.url}/account/apps?revoked=1`);
+    await page.locator('li.app-row', { hasText: 'Acme Notes' }).getByRole('link', { name: /Revoke/ }).click();
+    await page.getByRole('heading', { name: 'Revoke access for Acme Notes?' }).waitFor();
+    expect(await mainText(page)).toContain('See your name');
+    expect(await grantsSeenBy(context)).toEqual(['Acme Notes', 'Acme Calendar']);
+    await page.getByRole('button', { name: 'Revoke access' }).click();
+    await page.waitForURL(`${t.url}/account/apps?revoked=${notes.clientId}`);
     const text = await mainText(page);
-    expect(text).toContain('Access revoked.');
-    expect(text).not.toContain('Acme Notes');
-    expect(text).toContain('Acme Calendar');
-    expect(await page.getByRole('button', { name: /Revoke/ }).count()).toBe(1);
+    expect(text).toContain('Access for Acme Notes was revoked.');
+    expect(await page.locator('li.app-row').allInnerTexts()).toEqual([expect.stringContaining('Acme Calendar')]);
+    expect(await page.getByRole('link', { name: /^Revoke/ }).count()).toBe(1);
     await page.screenshot({ path: screenshotPath('account-apps-after-revoke'), fullPage: true });
     expect(await grantsSeenBy(context)).toEqual(['Acme Calendar']);
     await context.close();
@@ -123,15 +126,58 @@ describe('the connected-apps page', () => {
   it('says so when no app is connected', async () => {
     const { context, page } = await signInInBrowser(await newUser());
     await page.goto(`${t.url}/account/apps`);
-    expect(await mainText(page)).toContain('You have not connected any apps.');
-    expect(await page.getByRole('button', { name: /Revoke/ }).count()).toBe(0);
+    expect(await mainText(page)).toContain('No apps are connected to your account.');
+    expect(await mainText(page)).toContain('When an app asks to use your account and you choose Allow, it is connected');
+    expect(await page.getByRole('link', { name: /^Revoke/ }).count()).toBe(0);
+    await context.close();
+  });
+
+  it('writes dates in the person’s own time zone and language, as the browser reports them', async () => {
+    const user = await newUser();
+    const context = await browser.newContext({ timezoneId: 'America/New_York', locale: 'de-DE', viewport: { width: 390, height: 844 } });
+    const page = await context.newPage();
+    // The sign-in page's script stores the browser's time zone; the server writes every date in it.
+    await page.goto(`${t.url}/login`);
+    expect((await context.cookies(t.url)).find((c) => c.name === 'tz')?.value).toBe(encodeURIComponent('America/New_York'));
+    await page.getByLabel('Username').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => !url.pathname.startsWith('/login'));
+    await allowInBrowser(page, notes, 'openid');
+    await page.goto(`${t.url}/account/apps`);
+    const allowed = await page.locator('li.app-row time').first();
+    const iso = (await allowed.getAttribute('datetime'))!;
+    const expected = new Intl.DateTimeFormat('de-DE', { year: 'numeric', month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit', timeZoneName: 'short', timeZone: 'America/New_York' }).format(new Date(iso));
+    expect(await allowed.innerText()).toBe(expected);
+    expect(expected).toMatch(/GMT-[45]|EST|EDT/);
+    await context.close();
+  });
+
+  it('falls back to UTC without a time zone, and lists scopes in one stable order whatever order they were granted in', async () => {
+    const user = await newUser();
+    await authorizeAndConsent(t, notes, user.cookie, { scope: 'profile openid email' });
+    const res = await request(t.url).get('/account/apps').set('Cookie', user.cookie).set('Accept-Language', 'en-GB');
+    expect(res.text).toMatch(/Allowed <time datetime="[^"]+">\d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC<\/time>/);
+    const chips = [...res.text.matchAll(/<li class="risk-\w+">([^<]+)<\/li>/g)].map((m) => m[1]);
+    expect(chips).toEqual(['See your email address', 'See your name', 'Sign you in and know your user id']);
+  });
+
+  it('asks before revoking, naming the app, and Cancel changes nothing', async () => {
+    const { context, page } = await userWithTwoApps();
+    await page.locator('li.app-row', { hasText: 'Acme Calendar' }).getByRole('link', { name: /Revoke/ }).click();
+    expect(await page.title()).toBe('Revoke \u2068Acme Calendar\u2069? · Portcullis');
+    expect(await mainText(page)).toContain('It will be signed out everywhere at once');
+    await page.getByRole('link', { name: 'Cancel' }).click();
+    await page.waitForURL(`${t.url}/account/apps`);
+    expect(await grantsSeenBy(context)).toEqual(['Acme Notes', 'Acme Calendar']);
     await context.close();
   });
 
   describe('over HTTP', () => {
-    /** The CSRF token of the page the user sees (it is in each app's form, so the user must have connected one). */
+    /** The CSRF token of the confirmation page the user sees before a revoke (so the user must have connected an app). */
     async function csrfOf(cookie: string): Promise<string> {
-      const page = await request(t.url).get('/account/apps').set('Cookie', cookie);
+      const [grantId] = await grantIdsOf(cookie);
+      const page = await request(t.url).get(`/account/apps/${grantId}/revoke`).set('Cookie', cookie);
       return /name="csrf_token" value="([^"]+)"/.exec(page.text)![1];
     }
     async function grantIdsOf(cookie: string): Promise<string[]> {
@@ -182,7 +228,7 @@ describe('the connected-apps page', () => {
       const res = await request(t.url).post(`/account/apps/${grantId}/revoke`).redirects(0).set('Cookie', user.cookie).type('form')
         .send({ csrf_token: await csrfOf(user.cookie) });
       expect(res.status).toBe(303);
-      expect(res.headers.location).toBe('/account/apps?revoked=1');
+      expect(res.headers.location).toBe(`/account/apps?revoked=${notes.clientId}`);
       expect(await grantIdsOf(user.cookie)).toEqual([]);
     });
 

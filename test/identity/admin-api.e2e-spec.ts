@@ -134,6 +134,12 @@ describe('admin API: users', () => {
       expect(res.body.org_id).toBe(org.id);
     });
 
+    it('places the user in the default org when org_id is null (the example of the API document)', async () => {
+      const res = await post({ username: unique('defaulted'), password: 'password-1234', org_id: null });
+      expect(res.status).toBe(201);
+      expect(res.body.org_id).toBe(await defaultOrgId(t, admin));
+    });
+
     it('keeps the username as written', async () => {
       const username = unique('MixedCase');
       const res = await post({ username, password: 'password-1234' });
@@ -663,6 +669,10 @@ describe('admin API: service accounts', () => {
     it('places the account in the org named by org_id', async () => {
       const org = await createOrg(t, admin);
       expect((await post({ name: unique('org-robot'), org_id: org.id })).body.org_id).toBe(org.id);
+    });
+
+    it('places the account in the default org when org_id is null (the example of the API document)', async () => {
+      expect((await post({ name: unique('defaulted-robot'), org_id: null })).body.org_id).toBe(await defaultOrgId(t, admin));
     });
 
     it('gives every account a different token', async () => {

@@ -68,7 +68,7 @@ describe('browser sign-in', () => {
       const unknown = await postLogin(t, 'nobody-here', 'not-the-password');
       expect(wrong.status).toBe(401);
       expect(unknown.status).toBe(401);
-      const message = (html: string) => /role="alert">([^<]*)</.exec(html)?.[1];
+      const message = (html: string) => /role="alert"[^>]*>([^<]*)</.exec(html)?.[1];
       expect(message(wrong.text)).toBe('The username or password is incorrect.');
       expect(message(unknown.text)).toBe(message(wrong.text));
       expect(cookiesOf(wrong).session_id).toBeUndefined();
@@ -172,7 +172,7 @@ describe('browser sign-in', () => {
     it('show who is signed in on /', async () => {
       const res = await request(t.url).get('/').set('Cookie', admin);
       expect(res.status).toBe(200);
-      expect(res.text).toContain('You are signed in as <strong>admin</strong>');
+      expect(res.text).toContain('You are signed in as <strong><bdi>admin</bdi></strong>');
       const anonymous = await request(t.url).get('/');
       expect(anonymous.text).toContain('You are not signed in');
     });

@@ -582,9 +582,10 @@ async function buildWorld(t: TestApp): Promise<World> {
   if (page.status !== 200) throw new Error(`no consent page: ${page.status}`);
   const consent = consentForm(page.text);
   const apps = await request(t.url).get('/account/apps').set('Cookie', userCookie);
-  const userGrantId = /action="\/account\/apps\/([^/]+)\/revoke"/.exec(apps.text)?.[1];
-  const userCsrf = /name="csrf_token" value="([^"]+)"/.exec(apps.text)?.[1];
-  if (!userGrantId || !userCsrf) throw new Error(`no grant on /account/apps: ${apps.status}`);
+  const userGrantId = /href="\/account\/apps\/([^/]+)\/revoke"/.exec(apps.text)?.[1];
+  const confirmation = await request(t.url).get(`/account/apps/${userGrantId}/revoke`).set('Cookie', userCookie);
+  const userCsrf = /name="csrf_token" value="([^"]+)"/.exec(confirmation.text)?.[1];
+  if (!userGrantId || !userCsrf) throw new Error(`no grant on /account/apps: ${apps.status} ${confirmation.status}`);
 
   const principal = await request(t.url).get('/api/v1/oauth2/principal-token').set('Cookie', adminCookie);
   if (principal.status !== 200) throw new Error(`no principal token: ${principal.status} ${principal.text}`);

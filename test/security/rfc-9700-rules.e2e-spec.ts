@@ -521,8 +521,8 @@ describe('RFC 9700: the authorization server’s rules', () => {
       const { cookie } = await freshUser();
       const res = await getAuthorize(t, authorizeParams(dcr, challenge), cookie);
       expect(res.status).toBe(200);
-      expect(res.text).toContain('Not verified by your administrator');
-      expect(res.text).toContain('<strong class="redirect-host">phish.example.net</strong>');
+      expect(res.text).toContain('Not reviewed by your organisation');
+      expect(res.text).toContain('You will be sent to <bdi class="redirect-host">phish.example.net</bdi>');
     });
 
     /**

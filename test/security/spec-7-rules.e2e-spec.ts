@@ -358,7 +358,7 @@ describe('SPEC §7: rules that each have a test', () => {
       await authorizeAndConsent(t, web, cookie);
       const grantId = await grantIdOf(t, cookie, web);
       const res = await request(t.url).post(`/account/apps/${grantId}/revoke`).set('Cookie', cookie).type('form').send({ csrf_token: await sessionCsrf(t, cookie) });
-      expect([res.status, res.headers.location]).toEqual([303, '/account/apps?revoked=1']);
+      expect([res.status, res.headers.location]).toEqual([303, `/account/apps?revoked=${web.clientId}`]);
     });
   });
 

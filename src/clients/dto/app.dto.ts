@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import { Allow } from 'class-validator';
 import { PageMetaDto } from '../../common/pagination';
 import type { AppEntity, ApplicationType, AppProvenance, TokenEndpointAuthMethod } from '../entities/app.entity';
@@ -12,22 +12,28 @@ const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
 export class CreateAppDto {
   @Allow() @ApiProperty({ example: 'billing-dashboard', description: 'Internal name' }) name!: string;
   @Allow() @ApiPropertyOptional({ example: 'Billing Dashboard', description: 'Shown on the consent page; defaults to name' }) display_name?: string;
-  @Allow() @ApiPropertyOptional({ format: 'uuid', description: 'Defaults to the default org' }) org_id?: string;
+  // The example is null: no uuid could name an org that exists wherever the example is tried.
+  @Allow() @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, example: null, description: 'The org to join; absent or null: the default org' })
+  org_id?: string | null;
   @Allow() @ApiPropertyOptional({ type: [String], example: ['https://billing.example.com/callback'], description: 'https, or http on a loopback host; no fragment' })
   redirect_uris?: string[];
   @Allow() @ApiPropertyOptional({ type: [String], example: ['authorization_code', 'refresh_token'], description: 'authorization_code, refresh_token, client_credentials' })
   grant_types?: string[];
   @Allow() @ApiPropertyOptional({ type: [String], example: ['code'] }) response_types?: string[];
   @Allow() @ApiPropertyOptional({ enum: AUTH_METHODS, default: 'client_secret_basic' }) token_endpoint_auth_method?: TokenEndpointAuthMethod;
-  @Allow() @ApiPropertyOptional({ description: 'Allowed scopes: a space-separated string or an array', example: 'openid profile email offline_access' })
+  @Allow() @ApiPropertyOptional({ oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }], description: 'Allowed scopes: a space-separated string or an array', example: 'openid profile email offline_access' })
   scope?: string | string[];
   @Allow() @ApiPropertyOptional({ example: 'https://billing.example.com/logo.png' }) logo_uri?: string;
   @Allow() @ApiPropertyOptional({ example: 'https://billing.example.com' }) client_uri?: string;
   @Allow() @ApiPropertyOptional({ enum: ['web', 'native'], default: 'web' }) application_type?: ApplicationType;
 }
 
-export class UpdateAppDto extends CreateAppDto {
-  @Allow() @ApiPropertyOptional({ example: 'billing-dashboard' }) declare name: string;
+/** PATCH: a field left out keeps its value, so nothing here has a default; an app stays in its org. */
+export class UpdateAppDto extends OmitType(CreateAppDto, ['name', 'org_id', 'token_endpoint_auth_method', 'application_type'] as const) {
+  @Allow() @ApiPropertyOptional({ example: 'billing-dashboard' }) name?: string;
+  @Allow() @ApiPropertyOptional({ enum: AUTH_METHODS, example: 'client_secret_basic', description: 'An app cannot switch between public (none) and confidential' })
+  token_endpoint_auth_method?: TokenEndpointAuthMethod;
+  @Allow() @ApiPropertyOptional({ enum: ['web', 'native'], example: 'web' }) application_type?: ApplicationType;
 }
 
 export class AppDto {
@@ -47,6 +53,8 @@ export class AppDto {
   @ApiProperty({ type: String, nullable: true }) client_uri!: string | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) last_used_at!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When an admin reviewed this self-registered app (its provenance is `api` since)' })
+  reviewed_at!: string | null;
 
   static from(app: AppEntity): AppDto {
     return {
@@ -66,6 +74,7 @@ export class AppDto {
       client_uri: app.clientUri,
       created_at: app.createdAt.toISOString(),
       last_used_at: app.lastUsedAt?.toISOString() ?? null,
+      reviewed_at: app.reviewedAt?.toISOString() ?? null,
     };
   }
 }

@@ -73,6 +73,10 @@ export class AppEntity {
   @Column({ name: 'secret_rotated_at', type: 'timestamptz', nullable: true })
   secretRotatedAt!: Date | null;
 
+  /** When an admin reviewed this self-registered app and made it the organisation's (provenance `api` since). */
+  @Column({ name: 'reviewed_at', type: 'timestamptz', nullable: true })
+  reviewedAt!: Date | null;
+
   /** Last successful authentication or authorization; idle self-registered apps are removed (SPEC §5). */
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt!: Date | null;

@@ -1,3 +1,4 @@
+import { normaliseText, unsafeTextProblem } from '../../common/text/display-text';
 import type { ApplicationType, AppProvenance, TokenEndpointAuthMethod } from '../entities/app.entity';
 import { ScopesService } from '../scopes/scopes.service';
 
@@ -128,6 +129,8 @@ function redirectUriProblem(uri: unknown): string | undefined {
   if (uri.length > MAX_URI_LENGTH) return `must be at most ${MAX_URI_LENGTH} characters`;
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x20\x7f\\]/.test(uri)) return 'must not contain spaces, control characters or backslashes';
+  const unsafe = unsafeTextProblem(uri);
+  if (unsafe) return unsafe;
   if (uri.includes('#')) return 'must not contain a fragment';
   const url = parseAbsolute(uri);
   if (!url) return 'must be an absolute URI';
@@ -176,15 +179,29 @@ function stringList(value: unknown, field: string): string[] | undefined {
 
 function optionalText(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string' || value.trim() === '' || value.length > MAX_NAME_LENGTH) {
-    throw invalid(field, `${field} must be a string of 1 to ${MAX_NAME_LENGTH} characters`);
-  }
-  return value.trim();
+  const problem = displayNameProblem(value, field);
+  if (problem) throw invalid(field, problem);
+  return normaliseText(value as string);
+}
+
+/**
+ * A name people will read on the consent page: 1 to 200 characters after NFC normalisation, and none that can
+ * reorder or hide what it says (bidi controls, zero-width and other format characters, C0/C1 controls).
+ */
+export function displayNameProblem(value: unknown, field: string): string | undefined {
+  if (typeof value !== 'string') return `${field} must be a string of 1 to ${MAX_NAME_LENGTH} characters`;
+  const name = normaliseText(value);
+  if (name === '' || name.length > MAX_NAME_LENGTH) return `${field} must be a string of 1 to ${MAX_NAME_LENGTH} characters`;
+  const unsafe = unsafeTextProblem(name);
+  return unsafe && `${field} ${unsafe}`;
 }
 
 /** logo_uri and client_uri are shown to users: web URLs only (no `javascript:`, no `data:`). */
 function optionalWebUri(value: unknown, field: string): string | null {
   if (value === undefined || value === null) return null;
+  if (typeof value === 'string' && /[\x00-\x20\x7f]/.test(value)) throw invalid(field, `${field} must not contain spaces or control characters`);
+  const unsafe = typeof value === 'string' ? unsafeTextProblem(value) : undefined;
+  if (unsafe) throw invalid(field, `${field} ${unsafe}`);
   const url = typeof value === 'string' && value.length <= MAX_URI_LENGTH ? parseAbsolute(value) : undefined;
   if (!url || !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname)))) {
     throw invalid(field, `${field} must be an https URL`);

@@ -1,5 +1,5 @@
 import { Body, Controller, Header, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { ApiBadRequestResponse, ApiBody, ApiCreatedResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import { ProtocolEndpoint } from '../../identity/auth/protocol-endpoint.decorator';
 import { AppsService } from '../apps.service';
 import { RegistrationRequestDto, RegistrationResponseDto } from '../dto/app.dto';
@@ -13,6 +13,7 @@ export class RegistrationController {
 
   /** RFC 7591 dynamic client registration (only while OAUTH2_DCR_ENABLED). */
   @Post()
+  @ApiOperation({ summary: 'Register a client (RFC 7591)', description: 'Only while OAUTH2_DCR_ENABLED; rate-limited per source address. The app lands in the default org with provenance `dcr`; it is never granted `account` or `admin`.' })
   @HttpCode(201)
   @Header('Cache-Control', 'no-store')
   @Header('Pragma', 'no-cache')

@@ -1,5 +1,5 @@
 import { Controller, Get, Header } from '@nestjs/common';
-import { ApiOkResponse, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
 import { ProtocolEndpoint } from '../../identity/auth/protocol-endpoint.decorator';
 import { ScopesService } from './scopes.service';
 
@@ -20,6 +20,7 @@ export class ScopesController {
 
   /** Every scope a client may request, with the description shown on the consent page. */
   @Get()
+  @ApiOperation({ summary: 'List the scopes', description: 'Every scope a client may request, with the description shown on the consent page.' })
   @Header('Cache-Control', 'public, max-age=300')
   @ApiOkResponse({ type: ScopeListDto })
   list(): ScopeListDto {

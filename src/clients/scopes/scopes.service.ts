@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { AppConfig, ScopeDefinition } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import type { UserRole } from '../../identity/entities/user.entity';
-import type { AppProvenance } from '../entities/app.entity';
+import type { AppEntity, AppProvenance } from '../entities/app.entity';
 
 /** The scopes every Portcullis knows (SPEC §2). More can be declared in configuration. */
 export const BUILT_IN_SCOPES: readonly ScopeDefinition[] = [
@@ -16,6 +16,31 @@ export const BUILT_IN_SCOPES: readonly ScopeDefinition[] = [
   },
   { name: 'admin', description: 'Administer Portcullis: users, apps and service accounts' },
 ];
+
+/**
+ * How the consent and connected-apps pages present a scope: riskiest first, the privileged ones marked with what
+ * granting them means. Scopes declared in configuration come after the built-in privileged ones and before the
+ * built-in personal data, in their declared order.
+ */
+export interface ScopePresentation {
+  readonly name: string;
+  readonly description: string;
+  readonly risk: 'high' | 'elevated' | 'normal';
+  /** A short mark for a privileged scope. */
+  readonly mark?: string;
+  /** What granting it means, in one line. */
+  readonly consequence?: string;
+}
+
+const PRESENTATION: Readonly<Record<string, Omit<ScopePresentation, 'name' | 'description'> & { rank: number }>> = {
+  admin: { rank: 0, risk: 'high', mark: 'Administrator access', consequence: 'Can change users, apps and settings for everyone on this server' },
+  account: { rank: 1, risk: 'high', mark: 'Acts as you', consequence: 'Can see and revoke your connected apps and sessions, and get new tokens in your name' },
+  offline_access: { rank: 2, risk: 'elevated', mark: 'Ongoing access', consequence: 'Keeps access after you close the app' },
+  email: { rank: 4, risk: 'normal' },
+  profile: { rank: 5, risk: 'normal' },
+  openid: { rank: 6, risk: 'normal' },
+};
+const DECLARED = { rank: 3, risk: 'normal' } as const;
 
 /** Only users with the admin role may be granted these (SPEC §2). */
 const ADMIN_ONLY_SCOPES = new Set(['admin']);
@@ -68,10 +93,26 @@ export class ScopesService {
     return this.names().filter((s) => role === 'admin' || !ADMIN_ONLY_SCOPES.has(s));
   }
 
-  /** What of `requested` may be granted to an app of this provenance for a user of this role. */
-  grantable(requested: readonly string[], role: UserRole, provenance: AppProvenance): string[] {
+  /**
+   * What of `requested` may be granted to this app for a user of this role: nothing privileged for a
+   * self-registered app, and nothing the app cannot use — `offline_access` means refresh tokens, which an app not
+   * registered for the refresh_token grant never gets, so it is neither shown on the consent page nor granted.
+   */
+  grantable(requested: readonly string[], role: UserRole, app: Pick<AppEntity, 'provenance' | 'grantTypes'>): string[] {
     const allowed = this.allowedForRole(role);
-    return requested.filter((s) => allowed.includes(s) && (provenance !== 'dcr' || !NOT_SELF_REGISTRABLE.has(s)));
+    return requested.filter((s) =>
+      allowed.includes(s) &&
+      (app.provenance !== 'dcr' || !NOT_SELF_REGISTRABLE.has(s)) &&
+      (s !== 'offline_access' || app.grantTypes.includes('refresh_token')));
+  }
+
+  /** The scopes as the pages show them: riskiest first, in a stable order, each with its description and mark. */
+  present(names: readonly string[]): ScopePresentation[] {
+    const order = (name: string) => (PRESENTATION[name] ?? DECLARED).rank * 10_000 + Math.max(0, this.all.findIndex((s) => s.name === name));
+    return [...new Set(names)].sort((a, b) => order(a) - order(b)).map((name) => {
+      const { rank: _rank, ...presentation } = PRESENTATION[name] ?? DECLARED;
+      return { name, description: this.byName.get(name)?.description ?? name, ...presentation };
+    });
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { asErrorDescription, OAuthError, invalidClientMetadata, invalidRedirectUri, invalidRequest, serverError } from '../oauth/oauth-error';
+import { errorModel, statusErrorPage } from '../pages/error-page';
 import { ApiProblem, ProblemBody, problemTypeForStatus } from '../problem/problem';
 import { requestIdOf } from './request-id.middleware';
 import { RequestValidationError } from './request-validation';
@@ -12,6 +13,8 @@ import { RequestValidationError } from './request-validation';
 const PROTOCOL_PATH = /^\/oauth2\//;
 const PAGE_PATH = /^\/(|login|logout|account\/apps(\/[^/]+\/revoke)?|oauth2\/authorize)\/?$/;
 const REGISTRATION_PATH = /^\/oauth2\/register\/?$/;
+/** Machine-facing paths: whatever asks, they answer JSON (SPEC §2: every well-known URL answers JSON). */
+const MACHINE_PATH = /^\/(api|oauth2|\.well-known|docs)(\/|$)|\/\.well-known\//;
 
 /**
  * The one place where an error becomes a response. Whatever is thrown — by a service, a check, the validation
@@ -38,7 +41,7 @@ export class HttpErrorFilter implements ExceptionFilter {
       // The original error, with its type and stack (never `[object Object]`); the client learns nothing of it.
       this.logger.error({ err: exception, requestId: requestIdOf(req), method: req.method, path }, 'unhandled error');
     }
-    if (PAGE_PATH.test(path) && !isNotFound(exception)) {
+    if ((PAGE_PATH.test(path) && !isNotFound(exception)) || (isNotFound(exception) && wantsPage(req, path))) {
       this.writePage(res, this.toProblem(exception));
     } else if (PROTOCOL_PATH.test(path) && !isNotFound(exception)) {
       this.writeOAuthError(res, req, this.toOAuthError(exception, path));
@@ -92,8 +95,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     res.status(problem.status);
     for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
     res.setHeader('Cache-Control', 'no-store');
-    const message = problem.status >= 500 ? 'Something went wrong on our side. Please try again.' : problem.title;
-    res.render('error', { title: 'Error', heading: problem.status >= 500 ? 'Something went wrong' : 'This request is not valid', message, code: problem.type });
+    res.render('error', errorModel(statusErrorPage(problem.status, problem.title)));
   }
 
   private writeProblem(res: Response, req: Request, problem: ApiProblem): void {
@@ -119,6 +121,16 @@ function isUnexpected(exception: unknown): boolean {
 function isBodyParserError(exception: unknown): exception is { status: number; type: string } {
   const e = exception as { status?: unknown; type?: unknown };
   return typeof e?.type === 'string' && /^(entity|encoding|charset|request)\./.test(e.type) && typeof e.status === 'number';
+}
+
+/**
+ * A browser asking for a page that does not exist gets the HTML 404 in the pages' design; API clients, and every
+ * protocol or well-known path, get problem+json as before.
+ */
+function wantsPage(req: Request, path: string): boolean {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  if (MACHINE_PATH.test(path)) return false;
+  return req.accepts(['application/json', 'application/problem+json', 'text/html']) === 'text/html';
 }
 
 function isNotFound(exception: unknown): boolean {

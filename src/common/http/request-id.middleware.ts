@@ -14,6 +14,8 @@ export function requestIdMiddleware(req: Request, res: Response, next: NextFunct
   const id = incoming && SANE_REQUEST_ID.test(incoming) ? incoming : randomUUID();
   (req as IdentifiedRequest).id = id;
   res.setHeader('X-Request-Id', id);
+  // Every page shows it (the error pages especially), so people can quote it to an administrator.
+  res.locals.requestId = id;
   next();
 }
 

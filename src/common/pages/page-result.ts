@@ -1,4 +1,5 @@
-import type { CookieOptions, Response } from 'express';
+import type { CookieOptions, Request, Response } from 'express';
+import { Reader } from './reader';
 
 /**
  * What a server-rendered page handler answers: a template with its view-model, or a redirect, plus cookies.
@@ -34,3 +35,16 @@ export function sendPage(res: Response, result: PageResult): void {
   for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
   res.status(result.status ?? 200).render(result.view, result.model);
 }
+
+/** What a page service reads of the browser's request: its cookies, its languages and its address. */
+export interface PageRequest {
+  readonly cookies: Record<string, unknown>;
+  readonly acceptLanguage?: string;
+  readonly ip: string;
+}
+
+export function pageRequest(req: Request): PageRequest {
+  return { cookies: (req.cookies as Record<string, unknown> | undefined) ?? {}, acceptLanguage: req.headers['accept-language'], ip: req.ip ?? '' };
+}
+
+export const readerOf = (page: PageRequest): Reader => Reader.of(page.acceptLanguage, page.cookies);

@@ -1,5 +1,5 @@
 import { applyDecorators, createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiCookieAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { UserRole } from '../entities/user.entity';
 import type { Principal } from './principal';
@@ -33,8 +33,8 @@ export const Public = () => SetMetadata(PUBLIC_KEY, true);
 export const Authenticated = (rule: AccessRule = {}) =>
   applyDecorators(
     SetMetadata(ACCESS_KEY, rule),
+    // A browser session needs no scheme: the browser sends the cookie with Swagger UI's same-origin requests.
     ApiBearerAuth('bearer'),
-    ApiCookieAuth('session'),
     ApiUnauthorizedResponse({ description: 'No valid session cookie or bearer token' }),
     ApiForbiddenResponse({ description: 'The caller lacks the role or scope' }),
   );

@@ -1,7 +1,7 @@
 import { Body, Controller, Get, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { sendPage } from '../../common/pages/page-result';
+import { pageRequest, sendPage } from '../../common/pages/page-result';
 import { Public } from '../auth/auth.decorators';
 import { LoginForm, LoginService } from './login.service';
 
@@ -16,13 +16,13 @@ export class LoginController {
   constructor(private readonly login: LoginService) {}
 
   @Get('login')
-  form(@Query('return_to') returnTo: unknown, @Req() req: Request, @Res() res: Response): void {
-    sendPage(res, this.login.showForm({ ip: req.ip ?? '', cookies: req.cookies, returnTo }));
+  async form(@Query('return_to') returnTo: unknown, @Req() req: Request, @Res() res: Response): Promise<void> {
+    sendPage(res, await this.login.showForm(returnTo, pageRequest(req)));
   }
 
   @Post('login')
   async submit(@Body() form: LoginForm = {}, @Req() req: Request, @Res() res: Response): Promise<void> {
-    sendPage(res, await this.login.submit(form, { ip: req.ip ?? '', cookies: req.cookies }));
+    sendPage(res, await this.login.submit(form, pageRequest(req)));
   }
 
   @Post('logout')

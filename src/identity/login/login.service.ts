@@ -1,12 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { CryptoService } from '../../common/crypto/crypto.service';
 import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
-import { CookieChange, PageResult, redirect, render } from '../../common/pages/page-result';
+import { CookieChange, PageRequest, PageResult, readerOf, redirect, render } from '../../common/pages/page-result';
+import { isolated } from '../../common/text/display-text';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { BrowserSessionsService, SESSION_COOKIE } from '../sessions/browser-sessions.service';
 import { UsersService } from '../users/users.service';
 import { safeReturnTo } from './return-to';
+import { SignInPurposes } from './sign-in-purposes';
 
 export const LOGIN_CSRF_COOKIE = 'login_csrf';
 
@@ -22,10 +24,13 @@ export interface LoginForm {
   csrf_token?: unknown;
 }
 
-export interface LoginContext {
-  readonly ip: string;
-  readonly cookies: Record<string, unknown>;
-  readonly returnTo?: unknown;
+/** How the form is shown again: with which error, which field to fix, and until when it is locked. */
+interface FormState {
+  readonly error?: string;
+  readonly username?: string;
+  /** The credentials were refused: both fields are marked invalid and the password gets the focus. */
+  readonly invalid?: boolean;
+  readonly lockedUntil?: Date;
 }
 
 const GENERIC_FAILURE = 'The username or password is incorrect.';
@@ -43,6 +48,7 @@ export class LoginService {
     private readonly users: UsersService,
     private readonly sessions: BrowserSessionsService,
     private readonly crypto: CryptoService,
+    private readonly purposes: SignInPurposes,
     limits: RateLimitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -50,21 +56,21 @@ export class LoginService {
     this.perIp = limits.limit({ name: 'login-ip', points: FAILURES_PER_IP, durationSeconds: WINDOW_SECONDS });
   }
 
-  showForm(ctx: LoginContext): PageResult {
-    return this.form(safeReturnTo(ctx.returnTo), 200);
+  showForm(returnTo: unknown, page: PageRequest): Promise<PageResult> {
+    return this.form(safeReturnTo(returnTo), 200, page);
   }
 
-  async submit(form: LoginForm, ctx: LoginContext): Promise<PageResult> {
+  async submit(form: LoginForm, ctx: PageRequest): Promise<PageResult> {
     const returnTo = safeReturnTo(form.return_to);
     const username = typeof form.username === 'string' ? form.username.trim() : '';
     const password = typeof form.password === 'string' ? form.password : '';
 
     const cookieToken = ctx.cookies[LOGIN_CSRF_COOKIE];
     if (typeof cookieToken !== 'string' || typeof form.csrf_token !== 'string' || !this.crypto.safeEqual(cookieToken, form.csrf_token)) {
-      return this.form(returnTo, 403, { error: 'Your sign-in form expired. Please try again.', username });
+      return this.form(returnTo, 403, ctx, { error: 'Your sign-in form expired. Please try again.', username });
     }
     if (!username || !password) {
-      return this.form(returnTo, 400, { error: 'Enter your username and password.', username });
+      return this.form(returnTo, 400, ctx, { error: 'Enter your username and password.', username, invalid: true });
     }
 
     // Charge first, refund on success: the attempt is counted before bcrypt runs, so N parallel guesses are N
@@ -76,14 +82,15 @@ export class LoginService {
     } catch (e) {
       if (!(e instanceof LimitExceeded)) throw e;
       const minutes = Math.ceil(e.retryAfterSeconds / 60);
+      const lockedUntil = new Date(Date.now() + e.retryAfterSeconds * 1000);
       return {
-        ...this.form(returnTo, 429, { error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, username }),
+        ...(await this.form(returnTo, 429, ctx, { error: `Too many failed attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`, username, lockedUntil })),
         headers: { 'Retry-After': String(e.retryAfterSeconds) },
       };
     }
 
     const user = await this.users.verifyCredentials(username, password);
-    if (!user) return this.form(returnTo, 401, { error: GENERIC_FAILURE, username });
+    if (!user) return this.form(returnTo, 401, ctx, { error: GENERIC_FAILURE, username, invalid: true });
     await Promise.all([this.perIpAndUser.reset(userKey), this.perIp.refund(ctx.ip)]);
 
     const session = await this.sessions.create(user);
@@ -117,10 +124,29 @@ export class LoginService {
     });
   }
 
-  private form(returnTo: string, status: number, extra: { error?: string; username?: string } = {}): PageResult & { kind: 'render' } {
+  /**
+   * The form, said to be for the app whose authorization request it interrupts. After refused credentials the
+   * password field has the focus and both fields point at the error; while locked the form is disabled, and
+   * /assets/pages.js enables it again when the time has passed.
+   */
+  private async form(returnTo: string, status: number, page: PageRequest, state: FormState = {}): Promise<PageResult & { kind: 'render' }> {
     const csrfToken = this.crypto.randomToken(32);
     const cookies: CookieChange[] = [{ name: LOGIN_CSRF_COOKIE, value: csrfToken, options: this.csrfCookieOptions() }];
-    return { kind: 'render', view: 'login', model: { title: 'Sign in', returnTo, csrfToken, ...extra }, status, cookies };
+    const purpose = await this.purposes.of(returnTo);
+    const locked = state.lockedUntil && { ...readerOf(page).time(state.lockedUntil), epochMs: state.lockedUntil.getTime() };
+    const model = {
+      title: purpose ? `Sign in to continue to ${isolated(purpose.appName)}` : 'Sign in',
+      purpose,
+      returnTo,
+      csrfToken,
+      error: state.error,
+      username: state.username,
+      invalid: state.invalid,
+      lockedUntil: locked,
+      focusPassword: !locked && (state.invalid || (state.username ?? '') !== ''),
+      focusUsername: !locked && !(state.invalid || (state.username ?? '') !== ''),
+    };
+    return { kind: 'render', view: 'login', model, status, cookies };
   }
 
   private get secureCookies(): boolean {

@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto } from '../../common/pagination';
 import { AdminOnly } from '../auth/auth.decorators';
 import { CreateOrgDto, OrgDto, OrgPageDto, UpdateOrgDto } from './dto/org.dto';
@@ -12,6 +12,7 @@ export class OrgsController {
   constructor(private readonly orgs: OrgsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Create an org' })
   @ApiCreatedResponse({ type: OrgDto })
   @ApiConflictResponse({ description: 'The name is taken' })
   create(@Body() body: CreateOrgDto): Promise<OrgDto> {
@@ -19,12 +20,14 @@ export class OrgsController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List orgs' })
   @ApiOkResponse({ type: OrgPageDto })
   list(@Query() query: PageQueryDto): Promise<OrgPageDto> {
     return this.orgs.list(query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get an org' })
   @ApiOkResponse({ type: OrgDto })
   @ApiNotFoundResponse()
   get(@Param('id') id: string): Promise<OrgDto> {
@@ -32,6 +35,7 @@ export class OrgsController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change an org' })
   @ApiOkResponse({ type: OrgDto })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'The name is taken' })
@@ -40,6 +44,7 @@ export class OrgsController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete an org', description: '409 while users, service accounts or apps still belong to it.' })
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse()

@@ -21,9 +21,9 @@ export class OrgsService {
     return this.orgs.findOneOrFail({ where: { name: Raw((alias) => `lower(${alias}) = lower(:name)`, { name }) } });
   }
 
-  /** The org a new user or service account joins: the one named by `org_id`, or the default org. */
-  async forMember(orgId: string | undefined): Promise<OrgEntity> {
-    if (orgId === undefined) return this.ensure(DEFAULT_ORG);
+  /** The org a new user, service account or app joins: the one named by `org_id`, or (absent or null) the default org. */
+  async forMember(orgId: string | null | undefined): Promise<OrgEntity> {
+    if (orgId === undefined || orgId === null) return this.ensure(DEFAULT_ORG);
     const org = isUuid(orgId) ? await this.orgs.findOneBy({ id: orgId }) : null;
     if (!org) throw validationError([{ name: 'org_id', error: 'reference_not_found', title: 'No org with this id', pointer: '/org_id' }]);
     return org;

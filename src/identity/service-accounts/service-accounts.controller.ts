@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto } from '../../common/pagination';
 import { AdminOnly } from '../auth/auth.decorators';
 import {
@@ -14,6 +14,7 @@ export class ServiceAccountsController {
   constructor(private readonly accounts: ServiceAccountsService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Create a service account', description: 'The response holds the account\'s bearer token, shown this once only: store it now. Without `org_id` (or with null) the account joins the default org.' })
   @Header('Cache-Control', 'no-store')
   @ApiCreatedResponse({ type: CreatedServiceAccountDto, description: 'The token is shown in this response only' })
   @ApiConflictResponse({ description: 'The name is taken' })
@@ -22,12 +23,14 @@ export class ServiceAccountsController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List service accounts' })
   @ApiOkResponse({ type: ServiceAccountPageDto })
   list(@Query() query: PageQueryDto): Promise<ServiceAccountPageDto> {
     return this.accounts.list(query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a service account' })
   @ApiOkResponse({ type: ServiceAccountDto })
   @ApiNotFoundResponse()
   get(@Param('id') id: string): Promise<ServiceAccountDto> {
@@ -35,6 +38,7 @@ export class ServiceAccountsController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change a service account' })
   @ApiOkResponse({ type: ServiceAccountDto })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'The name is taken' })
@@ -43,6 +47,7 @@ export class ServiceAccountsController {
   }
 
   @Post(':id/revoke')
+  @ApiOperation({ summary: 'Revoke a service account\'s token', description: 'The token stops working at once; the account stays, with `revoked_at` set.' })
   @HttpCode(200)
   @ApiOkResponse({ type: ServiceAccountDto, description: 'The token stops working at once' })
   @ApiNotFoundResponse()
@@ -51,6 +56,7 @@ export class ServiceAccountsController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete a service account' })
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse()

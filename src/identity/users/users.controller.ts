@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiConflictResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { PageQueryDto } from '../../common/pagination';
 import { AdminOnly } from '../auth/auth.decorators';
 import { CreateUserDto, UpdateUserDto, UserDto, UserPageDto } from './dto/user.dto';
@@ -12,6 +12,7 @@ export class UsersController {
   constructor(private readonly users: UsersService) {}
 
   @Post()
+  @ApiOperation({ summary: 'Create a user', description: '`role` defaults to `user`; without `org_id` (or with null) the user joins the default org.' })
   @ApiCreatedResponse({ type: UserDto })
   @ApiConflictResponse({ description: 'The username is taken' })
   create(@Body() body: CreateUserDto): Promise<UserDto> {
@@ -19,12 +20,14 @@ export class UsersController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List users' })
   @ApiOkResponse({ type: UserPageDto })
   list(@Query() query: PageQueryDto): Promise<UserPageDto> {
     return this.users.list(query);
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Get a user' })
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse()
   get(@Param('id') id: string): Promise<UserDto> {
@@ -32,6 +35,7 @@ export class UsersController {
   }
 
   @Patch(':id')
+  @ApiOperation({ summary: 'Change a user', description: 'Only the fields sent change. A new password, or a demotion from `admin`, ends the user\'s browser sessions and every token they hold. The last admin cannot be demoted.' })
   @ApiOkResponse({ type: UserDto })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'The username is taken, or this would remove the last admin' })
@@ -40,6 +44,7 @@ export class UsersController {
   }
 
   @Delete(':id')
+  @ApiOperation({ summary: 'Delete a user', description: 'Their sessions, grants and tokens go with them. The last admin cannot be deleted.' })
   @HttpCode(204)
   @ApiNoContentResponse()
   @ApiNotFoundResponse()

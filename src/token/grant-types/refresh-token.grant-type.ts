@@ -33,7 +33,7 @@ export class RefreshTokenGrantType implements GrantTypeHandler {
     const { value, refreshToken } = await this.grants.rotateRefreshToken(request.refresh_token, client.app.id, async (parent) => {
       const user = await this.users.findById(parent.userId);
       if (!user) throw invalidGrant('the refresh token is invalid, expired, revoked or already used', 'user gone');
-      const stillAllowed = this.scopes.grantable(parent.scopes, user.role, client.app.provenance).filter((s) => client.app.scopes.includes(s));
+      const stillAllowed = this.scopes.grantable(parent.scopes, user.role, client.app).filter((s) => client.app.scopes.includes(s));
       const scopes = checkNarrowedScope(request.scope, stillAllowed);
       const resources = checkAuthorizedResource(request.resource, parent.resources);
       const access = await this.accessTokens.sign({ subject: parent.userId, clientId: client.app.clientId, scopes, resources, authTime: parent.authTime });

@@ -17,20 +17,21 @@ export class CreateServiceAccountDto {
   @IsIn(ROLES)
   role?: UserRole;
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'Defaults to the default org' })
+  // The example is null: no uuid could name an org that exists wherever the example is tried.
+  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, example: null, description: 'The org to join; absent or null: the default org' })
   @IsOptional()
   @IsUUID()
-  org_id?: string;
+  org_id?: string | null;
 }
 
 export class UpdateServiceAccountDto {
-  @ApiPropertyOptional({ description: NAME_RULE })
+  @ApiPropertyOptional({ description: NAME_RULE, example: 'billing-sync' })
   @IsOptional()
   @IsString()
   @Matches(NAME_PATTERN, { message: `name must be ${NAME_RULE}` })
   name?: string;
 
-  @ApiPropertyOptional({ enum: ROLES })
+  @ApiPropertyOptional({ enum: ROLES, example: 'user' })
   @IsOptional()
   @IsIn(ROLES)
   role?: UserRole;

@@ -23,7 +23,7 @@ export class CreateUserDto {
   @Matches(NAME_PATTERN, { message: `username must be ${NAME_RULE}` })
   username!: string;
 
-  @ApiProperty({ minLength: 8, description: '8 characters to 72 bytes (bcrypt)', writeOnly: true })
+  @ApiProperty({ minLength: 8, description: '8 characters to 72 bytes (bcrypt)', writeOnly: true, example: 'correct-horse-battery-staple' })
   @IsString()
   @Validate(PasswordBytes)
   password!: string;
@@ -51,44 +51,45 @@ export class CreateUserDto {
   @IsIn(ROLES)
   role?: UserRole;
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'Defaults to the default org' })
+  // The example is null: no uuid could name an org that exists wherever the example is tried.
+  @ApiPropertyOptional({ type: String, format: 'uuid', nullable: true, example: null, description: 'The org to join; absent or null: the default org' })
   @IsOptional()
   @IsUUID()
-  org_id?: string;
+  org_id?: string | null;
 }
 
 export class UpdateUserDto {
-  @ApiPropertyOptional({ description: NAME_RULE })
+  @ApiPropertyOptional({ description: NAME_RULE, example: 'alice' })
   @IsOptional()
   @IsString()
   @Matches(NAME_PATTERN, { message: `username must be ${NAME_RULE}` })
   username?: string;
 
-  @ApiPropertyOptional({ writeOnly: true })
+  @ApiPropertyOptional({ minLength: 8, description: '8 characters to 72 bytes (bcrypt); ends the user\'s sessions and tokens', writeOnly: true, example: 'correct-horse-battery-staple' })
   @IsOptional()
   @IsString()
   @Validate(PasswordBytes)
   password?: string;
 
-  @ApiPropertyOptional({ type: String, nullable: true })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'Alice' })
   @IsOptional()
   @IsString()
   @Length(1, 100)
   given_name?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'Liddell' })
   @IsOptional()
   @IsString()
   @Length(1, 100)
   family_name?: string | null;
 
-  @ApiPropertyOptional({ type: String, nullable: true })
+  @ApiPropertyOptional({ type: String, nullable: true, example: 'alice@example.com' })
   @IsOptional()
   @IsEmail()
   @MaxLength(254)
   email?: string | null;
 
-  @ApiPropertyOptional({ enum: ROLES })
+  @ApiPropertyOptional({ enum: ROLES, example: 'user', description: 'A demotion from admin ends the user\'s sessions and tokens' })
   @IsOptional()
   @IsIn(ROLES)
   role?: UserRole;
