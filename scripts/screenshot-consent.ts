@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import { mkdirSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { freePort } from '../bench/lib/processes';
 import { createApp } from '../src/app.factory';
 import { PROJECT_ROOT } from '../src/common/paths';
 import { loadConfig } from '../src/config/load-config';
@@ -92,17 +92,6 @@ async function api(url: string, session: string, method: string, path: string, b
   const res = await fetch(`${url}${path}`, { method, headers: { 'Content-Type': 'application/json', Cookie: `session_id=${session}` }, body: body === undefined ? undefined : JSON.stringify(body) });
   if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
   return (await res.json()) as Record<string, unknown>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 main().catch((e: unknown) => {

@@ -349,7 +349,7 @@ function authorizeErrorPage(e: OAuthError): PageResult {
     return errorPage(400, {
       title: 'Sign-in request not valid',
       heading: 'This sign-in request is not valid',
-      message: `The app asked for something this server does not allow, and it registered itself, so you are not being sent on to ${e.redirectHost}.`,
+      message: `The app asked for something this server does not allow, and it registered itself, so you are not being sent on to ${isolated(e.redirectHost)}.`,
       next,
       technical,
     });
@@ -360,7 +360,7 @@ function authorizeErrorPage(e: OAuthError): PageResult {
     return errorPage(400, {
       title: 'Return address not registered',
       heading: 'This app’s return address is not registered',
-      message: `${app.name} did not say where to send you back to, or named an address it did not register — so, for your safety, you were not sent there.`,
+      message: `${app.isolatedName} did not say where to send you back to, or named an address it did not register — so, for your safety, you were not sent there.`,
       next,
       link,
       technical,

@@ -226,6 +226,33 @@ describe('the consent page in Chromium', () => {
       }
     });
 
+    it('the same name never widens the sign-in, connected-apps, revoke or error pages either', async () => {
+      const app = await registerApp(t, { client_name: LONG_NAME, redirect_uris: [LONG_PATH], token_endpoint_auth_method: 'none' });
+      const cookie = await newUser();
+      await authorizeAndConsent(t, app, cookie, { scope: 'openid' });
+      const grants = await request(t.url).get('/api/v0/users/me/oauth2/authorizations').set('Cookie', cookie);
+      const grantId = grants.body.items[0].grant_id as string;
+      const authorize = `/oauth2/authorize?${query(authorizeParams(app, pkce().challenge))}`;
+      const pages = [
+        `/login?return_to=${encodeURIComponent(authorize)}`,
+        '/account/apps',
+        `/account/apps/${grantId}/revoke`,
+        `/oauth2/authorize?client_id=${app.clientId}&response_type=code&redirect_uri=${encodeURIComponent(`${LONG_PATH}x`)}`,
+      ];
+      const widened: string[] = [];
+      for (const viewport of [NARROWEST, DESKTOP]) {
+        const context = await browser.newContext({ viewport });
+        await context.addCookies([{ name: 'session_id', value: cookie.replace(/^session_id=/, ''), url: t.url }]);
+        const page = await context.newPage();
+        for (const path of pages) {
+          await page.goto(`${t.url}${path}`);
+          if ((await overflow(page)) > 0) widened.push(`${path} at ${viewport.width} px`);
+        }
+        await context.close();
+      }
+      expect(widened).toEqual([]);
+    });
+
     it('a script in the name is shown as text and never runs', async () => {
       const name = '<script>window.pwned=1</script><img src=x onerror="window.pwned=2">';
       const app = await registerApp(t, { client_name: name, redirect_uris: [redirectUri], token_endpoint_auth_method: 'none' });
