@@ -28,16 +28,18 @@ describe('Swagger UI at /docs in Chromium', () => {
     await t?.close();
   });
 
+  /** What an admin reads at each width, on one load of the page (Swagger UI is large). */
   describe.each([1280, 390])('%i px wide', (width) => {
     let context: BrowserContext;
-    beforeEach(async () => {
+    let page: Page;
+    beforeAll(async () => {
       context = await browser.newContext({ viewport: { width, height: 900 } });
       context.setDefaultTimeout(60_000);
+      page = await openDocs(context);
     });
-    afterEach(() => context.close());
+    afterAll(() => context?.close());
 
     it('lists the tags in the order an admin works, each with its description', async () => {
-      const page = await openDocs(context);
       const tags = await page.locator('h3.opblock-tag').evaluateAll((headings) =>
         headings.map((h) => ({ name: h.getAttribute('data-tag'), description: h.querySelector('small')?.textContent?.trim() })),
       );
@@ -49,7 +51,6 @@ describe('Swagger UI at /docs in Chromium', () => {
     });
 
     it('shows a summary on every operation', async () => {
-      const page = await openDocs(context);
       const blocks = page.locator('.opblock');
       const shown = await blocks.evaluateAll((elements) =>
         elements.map((block) => {
@@ -68,6 +69,25 @@ describe('Swagger UI at /docs in Chromium', () => {
       expect(shown).toEqual(expect.arrayContaining(expected));
       expect(shown.filter((block) => !block.summary || !block.visible)).toEqual([]);
     });
+
+    it('offers only the bearer scheme under Authorize: no session scheme', async () => {
+      await page.locator('.auth-wrapper button.authorize').click();
+      const schemes = await page.locator('.modal-ux .auth-container h4').allTextContents();
+      expect(schemes.map((s) => s.replace(/\s+/g, ' ').trim())).toEqual(['bearer (http, Bearer)']);
+      expect(Object.keys(document.components?.securitySchemes ?? {})).toEqual(['bearer']);
+      await page.locator('.modal-ux').getByRole('button', { name: 'Close' }).click();
+    });
+  });
+
+  /** Using it, at desktop width: each in a browser of its own, so a session or a token is the only credential. */
+  describe('trying it out', () => {
+    const width = 1280;
+    let context: BrowserContext;
+    beforeEach(async () => {
+      context = await browser.newContext({ viewport: { width, height: 900 } });
+      context.setDefaultTimeout(60_000);
+    });
+    afterEach(() => context.close());
 
     it('answers "Try it out" on GET /api/v1/users with 200 after a sign-in at /login in the same browser', async () => {
       const page = await context.newPage();
@@ -107,14 +127,6 @@ describe('Swagger UI at /docs in Chromium', () => {
       const response = await tryItOut(page, 'Users_list');
       expect(await response.status.textContent()).toBe('200');
       expect(await response.curl.textContent()).toContain(`Authorization: Bearer ${token}`);
-    });
-
-    it('offers only the bearer scheme under Authorize: no session scheme', async () => {
-      const page = await openDocs(context);
-      await page.locator('.auth-wrapper button.authorize').click();
-      const schemes = await page.locator('.modal-ux .auth-container h4').allTextContents();
-      expect(schemes.map((s) => s.replace(/\s+/g, ' ').trim())).toEqual(['bearer (http, Bearer)']);
-      expect(Object.keys(document.components?.securitySchemes ?? {})).toEqual(['bearer']);
     });
   });
 

@@ -25,7 +25,7 @@ const PUBLIC_ROUTES = [
   // The authorization endpoint checks the browser session itself: without one it sends the user to sign in.
   'GET /oauth2/authorize', 'POST /oauth2/authorize',
   // The connected-apps page checks the browser session itself and sends a visitor to sign in.
-  'GET /account/apps', 'POST /account/apps/:grantId/revoke',
+  'GET /account/apps', 'GET /account/apps/:grantId/revoke', 'POST /account/apps/:grantId/revoke',
   'GET /oauth2/jwks', 'POST /oauth2/revoke', 'POST /oauth2/introspect', 'GET /oauth2/userinfo', 'POST /oauth2/userinfo',
 ];
 

@@ -113,11 +113,11 @@ export class LoginService {
   /** `/`: who is signed in, and a way out. */
   async home(cookies: Record<string, unknown>): Promise<PageResult> {
     const signedIn = await this.sessions.fromCookies(cookies);
-    if (!signedIn) return render('home', { title: 'Portcullis', signedIn: false });
+    if (!signedIn) return render('home', { title: 'Welcome', signedIn: false });
     const { user, rawId } = signedIn;
     const name = [user.givenName, user.familyName].filter(Boolean).join(' ');
     return render('home', {
-      title: 'Portcullis',
+      title: 'Your account',
       signedIn: true,
       user: { username: user.username, name: name || user.username, email: user.email, isAdmin: user.role === 'admin' },
       csrfToken: this.sessions.csrfTokenFor(rawId),
