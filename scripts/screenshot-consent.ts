@@ -12,9 +12,10 @@ import { startEmbeddedPostgres } from '../src/database/embedded-postgres';
 /**
  * `npm run screenshots`: the consent page as README.md shows it, at desktop and phone width, in the light and dark
  * themes — produced from the real server on a throwaway embedded PostgreSQL and Debian's Chromium
- * (/usr/bin/chromium). Writes docs/consent-*.png.
+ * (/usr/bin/chromium). Writes docs/consent-*.png (or into SCREENSHOTS_DIR).
  */
-const OUT = join(PROJECT_ROOT, 'docs');
+/** docs/ by default; SCREENSHOTS_DIR elsewhere (CI checks that the script still runs without touching the checkout). */
+const OUT = process.env.SCREENSHOTS_DIR ?? join(PROJECT_ROOT, 'docs');
 const PASSWORD = 'screenshot-admin-password';
 
 async function main(): Promise<void> {
