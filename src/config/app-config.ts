@@ -16,6 +16,15 @@ export interface AppConfig {
   readonly databaseUrl?: string;
   /** Where the embedded PostgreSQL keeps its data; kept across restarts. */
   readonly dataDir: string;
+  /**
+   * Bounds on waiting for PostgreSQL: a request that cannot get a connection within `connectTimeoutMs`, or whose
+   * statement runs past `statementTimeoutMs`, answers 503 instead of hanging (SPEC §7: never a 500).
+   */
+  readonly database: {
+    readonly poolSize: number;
+    readonly connectTimeoutMs: number;
+    readonly statementTimeoutMs: number;
+  };
   readonly logLevel: string;
   /** Behind a load balancer, which hops to trust for the client address (rate limits are per address). */
   readonly trustProxy: boolean | number | string;

@@ -38,8 +38,14 @@ describe('loadConfig', () => {
       dcr: { enabled: false, defaultOrg: 'default' },
       sessionTtl: 12 * 3600,
       bootstrapAdmin: { username: 'admin', password: undefined },
+      database: { poolSize: 10, connectTimeoutMs: 5000, statementTimeoutMs: 30_000 },
     });
     expect(config.dataDir).toMatch(/\.data$/);
+  });
+
+  it('reads the database bounds', () => {
+    expect(loadConfig({ DATABASE_POOL_SIZE: '25', DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '1m' }).database)
+      .toEqual({ poolSize: 25, connectTimeoutMs: 2000, statementTimeoutMs: 60_000 });
   });
 
   it('reads TRUST_PROXY as a boolean, a hop count or a list', () => {
@@ -120,6 +126,10 @@ auth:
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
       [{ TRUST_PROXY: 'every$one' }, 'TRUST_PROXY must be true, false, a hop count, or a comma-separated list of proxy addresses'],
       [{ OAUTH2_DCR_IDLE_TTL: 'soon' }, 'OAUTH2_DCR_IDLE_TTL must be a positive duration'],
+      [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE must be from 1 to 1000 connections, not "0"'],
+      [{ DATABASE_POOL_SIZE: 'many' }, 'DATABASE_POOL_SIZE must be a whole number from 0 up'],
+      [{ DATABASE_CONNECT_TIMEOUT: 'never' }, 'DATABASE_CONNECT_TIMEOUT must be a positive duration'],
+      [{ DATABASE_STATEMENT_TIMEOUT: '0' }, 'DATABASE_STATEMENT_TIMEOUT must be a positive duration'],
       [{ OAUTH2_SCOPES: 'openid=mine' }, 'OAUTH2_SCOPES declares the scope "openid" twice or redefines a built-in scope'],
       [{ OAUTH2_SCOPES: 'bad"scope=desc' }, 'OAUTH2_SCOPES has a scope with an invalid name'],
       [{ OAUTH2_SCOPES: 'reports=' }, 'OAUTH2_SCOPES needs a description for the scope "reports"'],

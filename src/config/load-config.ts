@@ -18,6 +18,9 @@ const S = {
   host: { env: 'HOST', yaml: 'server.host' },
   databaseUrl: { env: 'DATABASE_URL', yaml: 'database.url' },
   dataDir: { env: 'DATA_DIR', yaml: 'database.dataDir' },
+  poolSize: { env: 'DATABASE_POOL_SIZE', yaml: 'database.poolSize' },
+  connectTimeout: { env: 'DATABASE_CONNECT_TIMEOUT', yaml: 'database.connectTimeout' },
+  statementTimeout: { env: 'DATABASE_STATEMENT_TIMEOUT', yaml: 'database.statementTimeout' },
   logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
   trustProxy: { env: 'TRUST_PROXY', yaml: 'server.trustProxy' },
   asEnabled: { env: 'OAUTH2_AS_ENABLED', yaml: 'auth.oauth2.authorizationServer.enabled' },
@@ -74,6 +77,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     host: read.host(S.host) ?? '0.0.0.0',
     databaseUrl,
     dataDir: resolve(read.string(S.dataDir) ?? '.data'),
+    database: {
+      poolSize: read.poolSize(S.poolSize) ?? 10,
+      connectTimeoutMs: (read.duration(S.connectTimeout) ?? 5) * 1000,
+      statementTimeoutMs: (read.duration(S.statementTimeout) ?? 30) * 1000,
+    },
     logLevel: read.oneOf(S.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) ?? 'info',
     trustProxy: read.trustProxy(S.trustProxy) ?? false,
     authorizationServer: {
@@ -181,6 +189,13 @@ class SettingReader {
     if (value === undefined) return undefined;
     if (!/^\d{1,9}$/.test(value)) this.fail(source, `must be a whole number from 0 up, not "${value}"`);
     return Number(value);
+  }
+
+  /** Connections per instance: 1 to 1000. */
+  poolSize(source: Source): number | undefined {
+    const value = this.count(source);
+    if (value !== undefined && !(value >= 1 && value <= 1000)) this.fail(source, `must be from 1 to 1000 connections, not "${value}"`);
+    return value;
   }
 
   port(source: Source): number | undefined {

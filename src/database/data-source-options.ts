@@ -1,9 +1,10 @@
 import { DataSource, DataSourceOptions } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
 import { ENTITIES } from './entities';
 import { MIGRATIONS } from './migrations';
 
 /** The one description of the database, shared by the app, the TypeORM CLI (ormconfig.ts) and the tests. */
-export function dataSourceOptions(url: string): DataSourceOptions {
+export function dataSourceOptions(url: string, limits: AppConfig['database'] = DEFAULT_LIMITS): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -17,9 +18,18 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     uuidExtension: 'pgcrypto',
     installExtensions: false,
     migrationsRun: false,
-    extra: { max: 10, connectionTimeoutMillis: 5000 },
+    extra: {
+      max: limits.poolSize,
+      connectionTimeoutMillis: limits.connectTimeoutMs,
+      // Server side: a statement running longer is cancelled (57014) and answered 503; so is a transaction left idle.
+      statement_timeout: limits.statementTimeoutMs,
+      idle_in_transaction_session_timeout: limits.statementTimeoutMs,
+    },
   };
 }
+
+/** The defaults of DATABASE_POOL_SIZE, DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT (the CLI uses them). */
+const DEFAULT_LIMITS: AppConfig['database'] = { poolSize: 10, connectTimeoutMs: 5000, statementTimeoutMs: 30_000 };
 
 /**
  * Runs pending migrations under a PostgreSQL advisory lock, so several instances starting together against one

@@ -1,6 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { AppConfig } from '../config/app-config';
 import { dataSourceOptions, runMigrations } from './data-source-options';
 import { TableChanges } from './cached-rows';
 import { DATABASE_URL, DatabaseNotifications } from './notifications.service';
@@ -9,7 +10,7 @@ import { PreparedStatements } from './prepared-statements';
 /** Connects to PostgreSQL and applies pending migrations before any other provider touches the database. */
 @Module({})
 export class DatabaseModule {
-  static forRoot(url: string): DynamicModule {
+  static forRoot(url: string, limits: AppConfig['database']): DynamicModule {
     return {
       module: DatabaseModule,
       global: true,
@@ -18,7 +19,7 @@ export class DatabaseModule {
       imports: [
         TypeOrmModule.forRootAsync({
           // A database that is still booting gets a few seconds; a wrong URL fails start-up quickly.
-          useFactory: () => ({ ...dataSourceOptions(url), retryAttempts: 5, retryDelay: 1000 }),
+          useFactory: () => ({ ...dataSourceOptions(url, limits), retryAttempts: 5, retryDelay: 1000 }),
           dataSourceFactory: async (options) => {
             const dataSource = await new DataSource(options!).initialize();
             await runMigrations(dataSource);

@@ -64,7 +64,8 @@ export class DatabaseNotifications implements OnApplicationShutdown {
   }
 
   private async open(): Promise<void> {
-    const client = new Client({ connectionString: this.url });
+    // Named, so an operator (and the fault tests) can tell the listening connection in pg_stat_activity.
+    const client = new Client({ connectionString: this.url, application_name: 'portcullis-listener' });
     client.on('notification', (message) => {
       for (const subscriber of this.subscribers.get(message.channel) ?? []) subscriber.onNotification(message.payload ?? '');
     });

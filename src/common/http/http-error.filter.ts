@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { asErrorDescription, OAuthError, invalidClientMetadata, invalidRedirectUri, invalidRequest, serverError } from '../oauth/oauth-error';
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../../database/database-unavailable';
 import { errorModel, statusErrorPage } from '../pages/error-page';
 import { ApiProblem, ProblemBody, problemTypeForStatus } from '../problem/problem';
 import { requestIdOf } from './request-id.middleware';
@@ -25,14 +26,20 @@ const MACHINE_PATH = /^\/(api|oauth2|\.well-known|docs)(\/|$)|\/\.well-known\//;
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(thrown: unknown, host: ArgumentsHost): void {
     const req = host.switchToHttp().getRequest<Request>();
     const res = host.switchToHttp().getResponse<Response>();
     if (res.headersSent) {
-      this.logger.error({ err: exception, requestId: requestIdOf(req) }, 'error after the response was sent');
+      this.logger.error({ err: thrown, requestId: requestIdOf(req) }, 'error after the response was sent');
       return;
     }
     const path = req.path ?? req.url ?? '/';
+    // PostgreSQL out of reach is an outage, not a bug: 503 with Retry-After in the route's own format, a warning
+    // without a stack, and the server recovers by itself when the database answers again.
+    const exception = isDatabaseUnavailable(thrown) ? databaseUnavailable() : thrown;
+    if (exception !== thrown) {
+      this.logger.warn({ requestId: requestIdOf(req), method: req.method, path, reason: String((thrown as Error).message ?? thrown) }, 'database unavailable');
+    }
     if (isBodyParserError(exception)) {
       // Refused before routing, so the request logger never saw it: say here what was refused (never the body).
       this.logger.warn({ requestId: requestIdOf(req), method: req.method, path, status: exception.status, reason: exception.type }, 'request body refused');
@@ -68,7 +75,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (exception instanceof RequestValidationError) {
       return new ApiProblem('validation_error', 'The request is not valid', 400, exception.fields);
     }
-    if (exception instanceof OAuthError && exception.status < 500) {
+    if (exception instanceof OAuthError && (exception.status < 500 || exception.code === 'temporarily_unavailable')) {
       return new ApiProblem(problemTypeForStatus(exception.status), exception.description, exception.status, undefined, exception.headers);
     }
     const client = clientError(exception);
@@ -109,8 +116,14 @@ export class HttpErrorFilter implements ExceptionFilter {
 }
 
 /** Anything that is not one of our errors nor a client error raised below our code: a bug, or a failure. */
+function databaseUnavailable(): OAuthError {
+  return new OAuthError('temporarily_unavailable', 'The server cannot reach its database; try again shortly', 503, undefined, {
+    'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS),
+  });
+}
+
 function isUnexpected(exception: unknown): boolean {
-  if (exception instanceof OAuthError) return exception.status >= 500 && !exception.detail;
+  if (exception instanceof OAuthError) return exception.status >= 500 && !exception.detail && exception.code !== 'temporarily_unavailable';
   if (exception instanceof ApiProblem) return exception.status >= 500;
   if (exception instanceof RequestValidationError || exception instanceof HttpException) return false;
   const client = clientError(exception);

@@ -41,6 +41,14 @@ export function statusErrorPage(status: number, message: string): ErrorPage {
   if (status === 429) {
     return { title: 'Too many requests', heading: 'Too many requests', message, next: 'Wait a minute, then try again.' };
   }
+  if (status === 503) {
+    return {
+      title: 'Temporarily unavailable',
+      heading: 'Portcullis is briefly unavailable',
+      message: 'The server cannot reach its database right now. Nothing you sent was half-done: it either happened completely or not at all.',
+      next: 'Wait a few seconds and try again.',
+    };
+  }
   if (status >= 500) {
     return {
       title: 'Something went wrong',
