@@ -11,6 +11,7 @@ import { PublishedDocument, servePublishedDocuments } from './common/http/publis
 import { DiscoveryService } from './discovery/discovery.service';
 import { SigningKeysService } from './token/signing-keys.service';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
+import { Shutdown } from './health/shutdown';
 import { createValidationPipe } from './common/http/request-validation';
 import { inputGuard } from './common/http/input-guard';
 import { PROJECT_ROOT } from './common/paths';
@@ -37,6 +38,8 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.set('trust proxy', options.config.trustProxy);
+  // First of all: the requests in flight are what a graceful shutdown waits for.
+  if (!options.preview) app.use(app.get(Shutdown).track);
   app.use(requestIdMiddleware);
   app.use(
     helmet({

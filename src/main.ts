@@ -6,6 +6,7 @@ import { ConfigError } from './config/app-config';
 import { withEmbeddedKeyEncryptionSecret } from './config/key-encryption-secret';
 import { loadConfig } from './config/load-config';
 import { EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './database/embedded-postgres';
+import { Shutdown } from './health/shutdown';
 
 /** Start-up: validate the settings, bring up the database, serve; stop it all cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -32,7 +33,16 @@ async function main(): Promise<void> {
       if (stopping) return;
       stopping = true;
       process.stdout.write(`portcullis: ${signal} received, shutting down\n`);
-      const force = setTimeout(() => process.exit(1), 10_000).unref();
+      // Ctrl-C in a terminal stops at once; SIGTERM (an orchestrator, a rolling restart) drains first.
+      const drainDelayMs = signal === 'SIGTERM' ? config.shutdown.drainDelayMs : 0;
+      const { timeoutMs } = config.shutdown;
+      const force = setTimeout(() => process.exit(1), drainDelayMs + timeoutMs + 10_000).unref();
+      // Readiness down, keep serving for the drain delay, stop accepting, let what is in flight finish.
+      const cut = await app.get(Shutdown).drain(app.getHttpServer(), drainDelayMs, timeoutMs).catch((e) => {
+        process.stderr.write(`portcullis: error while draining: ${String(e)}\n`);
+        return 0;
+      });
+      if (cut > 0) process.stderr.write(`portcullis: ${cut} request(s) still running after SHUTDOWN_TIMEOUT were cut\n`);
       await app.close().catch((e) => process.stderr.write(`portcullis: error while closing: ${String(e)}\n`));
       await stopDatabase();
       clearTimeout(force);

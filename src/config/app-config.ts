@@ -28,6 +28,11 @@ export interface AppConfig {
   readonly logLevel: string;
   /** Behind a load balancer, which hops to trust for the client address (rate limits are per address). */
   readonly trustProxy: boolean | number | string;
+  /** SIGTERM: how long `/readyz` says 503 before the listener closes, and how long requests in flight may take. */
+  readonly shutdown: {
+    readonly drainDelayMs: number;
+    readonly timeoutMs: number;
+  };
   readonly authorizationServer: {
     readonly enabled: boolean;
     /** No trailing slash: every `iss` and metadata URL is built by appending a path (RFC 8414 §2). */

@@ -43,6 +43,11 @@ describe('loadConfig', () => {
     expect(config.dataDir).toMatch(/\.data$/);
   });
 
+  it('reads the shutdown timings, a drain delay of 0 included', () => {
+    expect(loadConfig({}).shutdown).toEqual({ drainDelayMs: 5000, timeoutMs: 25_000 });
+    expect(loadConfig({ SHUTDOWN_DRAIN_DELAY: '0', SHUTDOWN_TIMEOUT: '1m' }).shutdown).toEqual({ drainDelayMs: 0, timeoutMs: 60_000 });
+  });
+
   it('reads the database bounds', () => {
     expect(loadConfig({ DATABASE_POOL_SIZE: '25', DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '1m' }).database)
       .toEqual({ poolSize: 25, connectTimeoutMs: 2000, statementTimeoutMs: 60_000 });

@@ -21,6 +21,8 @@ const S = {
   poolSize: { env: 'DATABASE_POOL_SIZE', yaml: 'database.poolSize' },
   connectTimeout: { env: 'DATABASE_CONNECT_TIMEOUT', yaml: 'database.connectTimeout' },
   statementTimeout: { env: 'DATABASE_STATEMENT_TIMEOUT', yaml: 'database.statementTimeout' },
+  drainDelay: { env: 'SHUTDOWN_DRAIN_DELAY', yaml: 'server.shutdown.drainDelay' },
+  shutdownTimeout: { env: 'SHUTDOWN_TIMEOUT', yaml: 'server.shutdown.timeout' },
   logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
   trustProxy: { env: 'TRUST_PROXY', yaml: 'server.trustProxy' },
   asEnabled: { env: 'OAUTH2_AS_ENABLED', yaml: 'auth.oauth2.authorizationServer.enabled' },
@@ -84,6 +86,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     logLevel: read.oneOf(S.logLevel, ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) ?? 'info',
     trustProxy: read.trustProxy(S.trustProxy) ?? false,
+    shutdown: {
+      drainDelayMs: (read.delay(S.drainDelay) ?? 5) * 1000,
+      timeoutMs: (read.duration(S.shutdownTimeout) ?? 25) * 1000,
+    },
     authorizationServer: {
       enabled: asEnabled,
       issuerUrl: issuer ?? `http://localhost:${port}`,
@@ -237,6 +243,11 @@ class SettingReader {
       this.fail(source, `must be a positive duration in seconds or with a unit (s, m, h, d), not "${value}"`);
     }
     return seconds;
+  }
+
+  /** Like a duration, but 0 is allowed: a wait that can be switched off. */
+  delay(source: Source): number | undefined {
+    return this.string(source) === '0' ? 0 : this.duration(source);
   }
 
   oneOf<T extends string>(source: Source, allowed: readonly T[]): T | undefined {
