@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { deleteInBatches, Pruned } from '../database/batched-delete';
 import { EntityManager, LessThan, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { DatabaseNotifications } from '../database/notifications.service';
@@ -70,11 +71,15 @@ export class AccessTokenDenyList implements OnModuleInit {
     for (const t of tokens) this.denied.set(t.jti, t.expiresAt.getTime());
   }
 
-  async pruneExpired(): Promise<number> {
+  pruneExpired(): Promise<Pruned> {
     const now = this.clock.now();
     for (const [jti, expiry] of this.denied) if (expiry <= now.getTime()) this.denied.delete(jti);
-    const { affected } = await this.revoked.delete({ expiresAt: LessThan(now) });
-    return affected ?? 0;
+    return deleteInBatches(this.revoked.manager, 'revoked_access_tokens', 'jti', 'expires_at < $1', [now]);
+  }
+
+  /** How many denied tokens this instance holds in memory. */
+  get size(): number {
+    return this.denied.size;
   }
 
   private receive(payload: string): void {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { deleteInBatches, Pruned } from '../database/batched-delete';
 import { returnedRows } from '../common/database';
 import { EntityManager, IsNull, Not, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
@@ -120,15 +121,12 @@ export class AuthorizationCodesService {
     ));
   }
 
-  async pruneExpired(): Promise<number> {
+  pruneExpired(): Promise<Pruned> {
     // Consumed codes are kept as long as a replay could still matter: an hour past the code's expiry, and as long as
     // the access token it minted lives (deleting the row would deny that token: migration TokensDieWithTheirSource).
     const now = this.clock.now();
-    const rows = returnedRows<{ id: string }>(await this.codes.query(
-      `DELETE FROM authorization_codes WHERE expires_at < $1 AND (access_token_expires_at IS NULL OR access_token_expires_at <= $2) RETURNING id`,
-      [new Date(now.getTime() - 3600_000), now],
-    ));
-    return rows.length;
+    return deleteInBatches(this.codes.manager, 'authorization_codes', 'id',
+      'expires_at < $1 AND (access_token_expires_at IS NULL OR access_token_expires_at <= $2)', [new Date(now.getTime() - 3600_000), now]);
   }
 }
 

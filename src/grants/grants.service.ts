@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import type { Pruned } from '../database/batched-delete';
 import { DataSource, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
@@ -269,7 +270,7 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
   }
 
   /** Expired rows (SPEC §6). */
-  async pruneExpired(): Promise<{ codes: number; refreshTokens: number; revokedAccessTokens: number }> {
+  async pruneExpired(): Promise<{ codes: Pruned; refreshTokens: Pruned; revokedAccessTokens: Pruned }> {
     return {
       codes: await this.codes.pruneExpired(),
       refreshTokens: await this.refreshTokens.pruneExpired(),

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import { deleteInBatches, Pruned } from '../database/batched-delete';
 import { returnedRows } from '../common/database';
 import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
 import { PreparedStatements, prepared } from '../database/prepared-statements';
@@ -136,13 +137,9 @@ export class RefreshTokensService {
   }
 
   /** Expired tokens whose access token is dead too (deleting a row denies a live one, by the trigger). */
-  async pruneExpired(): Promise<number> {
-    const now = this.clock.now();
-    const rows = returnedRows<{ id: string }>(await this.tokens.query(
-      `DELETE FROM refresh_tokens WHERE expires_at < $1 AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1) RETURNING id`,
-      [now],
-    ));
-    return rows.length;
+  pruneExpired(): Promise<Pruned> {
+    return deleteInBatches(this.tokens.manager, 'refresh_tokens', 'id',
+      'expires_at < $1 AND (access_token_expires_at IS NULL OR access_token_expires_at <= $1)', [this.clock.now()]);
   }
 }
 

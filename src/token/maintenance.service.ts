@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
+import type { Pruned } from '../database/batched-delete';
 import { GrantsService } from '../grants/grants.service';
 import { SigningKeysService } from './signing-keys.service';
 
@@ -15,13 +16,18 @@ export class MaintenanceService {
     private readonly keys: SigningKeysService,
   ) {}
 
+  /**
+   * Every instance runs this; the deletions go in bounded batches that skip rows another instance holds, so they
+   * neither wait on each other nor lock a table for long (src/database/batched-delete.ts). What was pruned is
+   * logged, by table: rows and batches.
+   */
   @Interval(EVERY_MS)
-  async prune(): Promise<Record<string, number>> {
+  async prune(): Promise<Record<string, Pruned | number>> {
     const pruned = {
       ...(await this.grants.pruneExpired()),
       signingKeys: await this.keys.pruneRetired(),
     };
-    this.logger.debug(pruned, 'pruned expired rows');
+    this.logger.log(pruned, 'pruned expired rows');
     return pruned;
   }
 }

@@ -1,6 +1,7 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Interval } from '@nestjs/schedule';
 import { InjectRepository } from '@nestjs/typeorm';
+import { deleteInBatches, Pruned } from '../../database/batched-delete';
 import { createHmac } from 'node:crypto';
 import { LessThan, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../../common/clock';
@@ -46,6 +47,8 @@ export interface NewSession {
 /** Browser sessions: the `session_id` cookie holds 256 random bits; the database only their SHA-256. */
 @Injectable()
 export class BrowserSessionsService {
+  private readonly logger = new Logger(BrowserSessionsService.name);
+
   constructor(
     @InjectRepository(BrowserSessionEntity) private readonly sessions: Repository<BrowserSessionEntity>,
     private readonly sql: PreparedStatements,
@@ -109,8 +112,9 @@ export class BrowserSessionsService {
   }
 
   @Interval(PRUNE_EVERY_MS)
-  async pruneExpired(): Promise<number> {
-    const { affected } = await this.sessions.delete({ expiresAt: LessThan(this.clock.now()) });
-    return affected ?? 0;
+  async pruneExpired(): Promise<Pruned> {
+    const pruned = await deleteInBatches(this.sessions.manager, 'browser_sessions', 'id', 'expires_at < $1', [this.clock.now()]);
+    if (pruned.rows > 0) this.logger.log({ browserSessions: pruned }, 'pruned expired browser sessions');
+    return pruned;
   }
 }

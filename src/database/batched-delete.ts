@@ -1,0 +1,38 @@
+import type { DataSource } from 'typeorm';
+import { returnedRows } from '../common/database';
+
+/** Rows per statement: each batch commits on its own, so no lock is held for long and traffic goes on between. */
+export const PRUNE_BATCH_SIZE = 1000;
+
+export interface Pruned {
+  readonly rows: number;
+  readonly batches: number;
+}
+
+/**
+ * Deletes the rows of `table` matching `where`, in bounded batches (SPEC §6: expired rows are pruned). Each batch
+ * is one short statement that skips rows another instance is deleting right now (`FOR UPDATE SKIP LOCKED`), so
+ * every instance can prune at once without waiting on each other, and a long backlog never becomes one long lock.
+ * `table`, `key` and `where` are our own SQL, never input.
+ */
+export async function deleteInBatches(
+  dataSource: Pick<DataSource, 'query'>,
+  table: string,
+  key: string,
+  where: string,
+  params: unknown[],
+  batchSize = PRUNE_BATCH_SIZE,
+): Promise<Pruned> {
+  let rows = 0;
+  let batches = 0;
+  for (;;) {
+    const deleted = returnedRows<unknown>(await dataSource.query(
+      `WITH doomed AS (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${Number(batchSize)} FOR UPDATE SKIP LOCKED)
+       DELETE FROM ${table} t USING doomed WHERE t.${key} = doomed.${key} RETURNING t.${key}`,
+      params,
+    )).length;
+    rows += deleted;
+    batches++;
+    if (deleted < batchSize) return { rows, batches };
+  }
+}
