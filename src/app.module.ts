@@ -37,7 +37,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(options.config),
         LoggerModule.forRoot(loggerParams(options.config.logLevel, options.logDestination)),
-        DatabaseModule.forRoot(options.databaseUrl, options.config.database),
+        DatabaseModule.forRoot(options.databaseUrl, options.config.database, options.config.database.listenUrl ?? options.databaseUrl),
         // Periodic pruning (sessions, codes, tokens, keys, unused DCR apps).
         ScheduleModule.forRoot(),
         CommonModule,

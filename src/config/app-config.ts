@@ -24,6 +24,8 @@ export interface AppConfig {
     readonly poolSize: number;
     readonly connectTimeoutMs: number;
     readonly statementTimeoutMs: number;
+    /** The LISTEN/NOTIFY connection's own URL (behind PgBouncer in transaction mode); undefined: DATABASE_URL. */
+    readonly listenUrl?: string;
   };
   readonly logLevel: string;
   /** Behind a load balancer, which hops to trust for the client address (rate limits are per address). */

@@ -50,7 +50,8 @@ describe('loadConfig', () => {
 
   it('reads the database bounds', () => {
     expect(loadConfig({ DATABASE_POOL_SIZE: '25', DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '1m' }).database)
-      .toEqual({ poolSize: 25, connectTimeoutMs: 2000, statementTimeoutMs: 60_000 });
+      .toEqual({ poolSize: 25, connectTimeoutMs: 2000, statementTimeoutMs: 60_000, listenUrl: undefined });
+    expect(loadConfig({ DATABASE_LISTEN_URL: 'postgres://u:p@db-direct:5432/portcullis' }).database.listenUrl).toBe('postgres://u:p@db-direct:5432/portcullis');
   });
 
   it('reads TRUST_PROXY as a boolean, a hop count or a list', () => {
@@ -132,6 +133,7 @@ auth:
       [{ TRUST_PROXY: 'every$one' }, 'TRUST_PROXY must be true, false, a hop count, or a comma-separated list of proxy addresses'],
       [{ OAUTH2_DCR_IDLE_TTL: 'soon' }, 'OAUTH2_DCR_IDLE_TTL must be a positive duration'],
       [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE must be from 1 to 1000 connections, not "0"'],
+      [{ DATABASE_LISTEN_URL: 'mysql://db/x' }, 'DATABASE_LISTEN_URL must be a postgres:// or postgresql:// URL with a host'],
       [{ DATABASE_POOL_SIZE: 'many' }, 'DATABASE_POOL_SIZE must be a whole number from 0 up'],
       [{ DATABASE_CONNECT_TIMEOUT: 'never' }, 'DATABASE_CONNECT_TIMEOUT must be a positive duration'],
       [{ DATABASE_STATEMENT_TIMEOUT: '0' }, 'DATABASE_STATEMENT_TIMEOUT must be a positive duration'],

@@ -4,17 +4,21 @@ import { DataSource } from 'typeorm';
 import type { AppConfig } from '../config/app-config';
 import { dataSourceOptions, runMigrations } from './data-source-options';
 import { TableChanges } from './cached-rows';
-import { DATABASE_URL, DatabaseNotifications } from './notifications.service';
+import { DatabaseNotifications, LISTEN_URL } from './notifications.service';
 import { PreparedStatements } from './prepared-statements';
 
 /** Connects to PostgreSQL and applies pending migrations before any other provider touches the database. */
 @Module({})
 export class DatabaseModule {
-  static forRoot(url: string, limits: AppConfig['database']): DynamicModule {
+  /**
+   * `listenUrl`: LISTEN needs a session of its own, which a pooler in transaction mode (PgBouncer) cannot give;
+   * DATABASE_LISTEN_URL then names PostgreSQL directly (or a session-mode pool) for that one connection.
+   */
+  static forRoot(url: string, limits: AppConfig['database'], listenUrl = url): DynamicModule {
     return {
       module: DatabaseModule,
       global: true,
-      providers: [{ provide: DATABASE_URL, useValue: url }, DatabaseNotifications, TableChanges, PreparedStatements],
+      providers: [{ provide: LISTEN_URL, useValue: listenUrl }, DatabaseNotifications, TableChanges, PreparedStatements],
       exports: [DatabaseNotifications, TableChanges, PreparedStatements],
       imports: [
         TypeOrmModule.forRootAsync({

@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Client } from 'pg';
 
-export const DATABASE_URL = Symbol('DATABASE_URL');
+/** Where the LISTEN connection goes: DATABASE_LISTEN_URL, or the database itself. */
+export const LISTEN_URL = Symbol('LISTEN_URL');
 
 export interface ChannelSubscriber {
   /** A notification arrived on the channel. */
@@ -30,7 +31,7 @@ export class DatabaseNotifications implements OnApplicationShutdown {
   private closed = false;
   private delay = RECONNECT_MIN_MS;
 
-  constructor(@Inject(DATABASE_URL) private readonly url: string) {}
+  constructor(@Inject(LISTEN_URL) private readonly url: string) {}
 
   /** Subscribes and waits until the channel is listened to and the subscriber has loaded its state. */
   async subscribe(channel: string, subscriber: ChannelSubscriber): Promise<void> {

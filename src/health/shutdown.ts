@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 
 /**
  * A rolling restart, from this instance's side (SIGTERM): first `/readyz` answers 503 and every response says
@@ -33,22 +34,34 @@ export class Shutdown {
   };
 
   /**
-   * Drains: readiness down at once; after `drainDelayMs` the listener closes (Node also closes the idle keep-alive
-   * connections then, and every response since the drain began said `Connection: close`), and this waits until
-   * every connection has ended — or `timeoutMs` passed, when whatever is still open is cut. Answers how many
-   * requests were cut.
+   * Drains: readiness down at once; after `drainDelayMs` the listener closes. Connections already accepted are
+   * left alone for a moment (a request may have arrived but not been read yet: closing "idle" connections at once,
+   * as http.Server#close does, would reset it), then idle ones are closed as they appear — every response since
+   * the drain began said `Connection: close` — until every connection has ended, or `timeoutMs` passed and
+   * whatever is still open is cut. Answers how many requests were cut.
    */
   async drain(server: Server, drainDelayMs: number, timeoutMs: number): Promise<number> {
     this.stopping = true;
     await sleep(drainDelayMs);
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    const finished = await Promise.race([closed.then(() => true), sleep(timeoutMs).then(() => false)]);
-    if (finished) return 0;
+    const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+    const deadline = Date.now() + timeoutMs;
+    let ended = false;
+    void closed.then(() => (ended = true));
+    await sleep(Math.min(READ_GRACE_MS, timeoutMs));
+    while (!ended && Date.now() < deadline) {
+      server.closeIdleConnections();
+      await Promise.race([closed, sleep(IDLE_SWEEP_MS)]);
+    }
+    if (ended) return 0;
     const cut = this.inFlight;
     server.closeAllConnections();
     await closed;
     return cut;
   }
 }
+
+/** How long accepted connections get to send their request before idle ones are closed. */
+const READ_GRACE_MS = 1000;
+const IDLE_SWEEP_MS = 200;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
