@@ -22,6 +22,8 @@ const instance = (url: string) => ({ url }) as TestApp;
  */
 describe('three instances, one flow', () => {
   const servers: ServerProcess[] = [];
+  let environment: (port: number) => Record<string, string>;
+  let portsOf: number[];
   let a: TestApp;
   let b: TestApp;
   let c: TestApp;
@@ -35,8 +37,10 @@ describe('three instances, one flow', () => {
     // One issuer for all three (the balancer's URL); each listens on its own port.
     const env = (port: number) => ({
       DATABASE_URL: databaseUrl, PORT: String(port), ISSUER_URL: `http://127.0.0.1:${ports[0]}`, BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD,
-      OAUTH2_DCR_ENABLED: 'true', OAUTH2_DCR_RATE_LIMIT: '4', SHUTDOWN_DRAIN_DELAY: '0',
+      OAUTH2_DCR_ENABLED: 'true', OAUTH2_DCR_RATE_LIMIT: '4', SHUTDOWN_DRAIN_DELAY: '1s',
     });
+    environment = env;
+    portsOf = ports;
     // Started together: migrations and the bootstrap admin must happen once, whoever is first.
     servers.push(...ports.map((port) => new ServerProcess(env(port))));
     await Promise.all(servers.map((server, i) => server.waitUntilReady(`http://127.0.0.1:${ports[i]}/readyz`, 180_000)));
@@ -124,5 +128,49 @@ describe('three instances, one flow', () => {
     const register = (t: TestApp) => request(t.url).post('/oauth2/register').send({ client_name: 'Agent', redirect_uris: ['https://agent.example/cb'] }).then((r) => r.status);
     const statuses = [await register(a), await register(b), await register(c), await register(a), await register(b), await register(c)];
     expect(statuses).toEqual([201, 201, 201, 201, 429, 429]);
+  });
+
+  it('loses no request while B is restarted under load behind a balancer that follows /readyz', async () => {
+    // The balancer: sends to the instances whose /readyz said 200 at its last check, every 100 ms.
+    const all = [a, b, c];
+    const ready = new Set<TestApp>(all);
+    let running = true;
+    const checks = (async () => {
+      while (running) {
+        await Promise.all(all.map(async (t) => {
+          const ok = await request(t.url).get('/readyz').timeout(5000).then((r) => r.status === 200, () => false);
+          if (ok) ready.add(t);
+          else ready.delete(t);
+        }));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const failures: string[] = [];
+    let served = 0;
+    const clients = Array.from({ length: 4 }, async (_, n) => {
+      for (let i = 0; running; i++) {
+        const targets = [...ready];
+        const t = targets[(i + n) % targets.length];
+        if (!t) continue;
+        const res = await request(t.url).get(i % 2 ? '/.well-known/oauth-authorization-server' : '/oauth2/jwks').timeout(10_000).then((r) => r.status, (e: Error) => e.message);
+        if (res === 200) served++;
+        else failures.push(`${t.url}: ${res}`);
+      }
+    });
+
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    servers[1].kill('SIGTERM');
+    expect(await servers[1].exited).toBe(0);
+    servers[1] = new ServerProcess(environment(portsOf[1]));
+    await servers[1].waitUntilReady(`${b.url}/readyz`, 180_000);
+    await pollUntil(async () => ready.has(b), (back) => back, AT_ONCE_MS);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    running = false;
+    await Promise.all([...clients, checks]);
+
+    expect(failures).toEqual([]);
+    expect(served).toBeGreaterThan(0);
+    // And B, restarted, is part of the flow again: it accepts the tokens the others issued.
+    expect((await userinfo(b, tokens.access_token)).status).toBe(200);
   });
 });
