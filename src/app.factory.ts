@@ -38,7 +38,7 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.set('trust proxy', options.config.trustProxy);
-  // First of all: the requests in flight are what a graceful shutdown waits for.
+  // First of all: while draining, every response (errors too) closes its keep-alive connection.
   if (!options.preview) app.use(app.get(Shutdown).track);
   app.use(requestIdMiddleware);
   app.use(

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
         process.stderr.write(`portcullis: error while draining: ${String(e)}\n`);
         return 0;
       });
-      if (cut > 0) process.stderr.write(`portcullis: ${cut} request(s) still running after SHUTDOWN_TIMEOUT were cut\n`);
+      if (cut > 0) process.stderr.write(`portcullis: ${cut} connection(s) still open after SHUTDOWN_TIMEOUT were cut\n`);
       await app.close().catch((e) => process.stderr.write(`portcullis: error while closing: ${String(e)}\n`));
       await stopDatabase();
       clearTimeout(force);

@@ -356,7 +356,7 @@ function authorizeErrorPage(e: OAuthError): PageResult {
   }
   if (e instanceof UnregisteredRedirectError) {
     const app = presentApp(e.app);
-    const link = e.app.provenance === 'api' && e.app.clientUri ? { href: e.app.clientUri, label: `Back to ${isolated(app.name)}` } : HOME_LINK;
+    const link = e.app.provenance === 'api' && e.app.clientUri ? { href: e.app.clientUri, label: `Back to ${app.isolatedName}` } : HOME_LINK;
     return errorPage(400, {
       title: 'Return address not registered',
       heading: 'This app’s return address is not registered',

@@ -49,11 +49,7 @@ export function consentModel(facts: ConsentFacts, reader: Reader) {
     destination,
     scopes: facts.scopes,
     resources: facts.resources.map(displayable),
-    technical: {
-      clientId: app.clientId,
-      redirectUri: displayable(facts.redirectUri),
-      scopes: facts.scopes.map((s) => s.name).join(' '),
-    },
+    technical: { clientId: app.clientId, redirectUri: displayable(facts.redirectUri) },
     user: { name: displayable(facts.user.name), username: displayable(facts.user.username) },
     hidden: facts.hidden,
     csrfToken: facts.csrfToken,
@@ -79,5 +75,5 @@ function website(app: Pick<AppEntity, 'clientUri' | 'provenance'>, destination: 
   const host = displayable(url.host);
   if (app.provenance === 'api') return { href: app.clientUri, host, link: true };
   const sameHost = !destination.thisComputer && host === destination.host;
-  return { href: sameHost ? app.clientUri : undefined, host, link: sameHost, claim: !sameHost };
+  return { href: sameHost ? app.clientUri : undefined, host, link: sameHost };
 }

@@ -21,12 +21,13 @@ export interface AppPresentation {
 
 export function presentApp(app: Pick<AppEntity, 'displayName' | 'provenance' | 'logoUri'>): AppPresentation {
   const shown = capped(app.displayName, SHOWN_NAME_LENGTH);
-  const full = displayable(app.displayName) || 'Unnamed app';
+  const name = shown.text || 'Unnamed app';
+  const full = displayable(app.displayName) || name;
   const scripts = mixedScripts(full);
   return {
-    name: shown.text || 'Unnamed app',
+    name,
     fullName: shown.cut ? full : undefined,
-    isolatedName: isolated(shown.text || 'Unnamed app'),
+    isolatedName: isolated(name),
     initial: Array.from(full)[0]?.toLocaleUpperCase() ?? '?',
     logoUri: app.provenance === 'api' ? app.logoUri : null,
     organisation: app.provenance === 'api',

@@ -11,25 +11,15 @@ import { Server as NetServer } from 'node:net';
  */
 @Injectable()
 export class Shutdown {
-  private inFlight = 0;
   private stopping = false;
 
   get draining(): boolean {
     return this.stopping;
   }
 
-  /** Express middleware, first of all: counts the requests in flight and, while draining, ends keep-alive. */
-  readonly track = (req: Request, res: Response, next: NextFunction): void => {
-    this.inFlight++;
+  /** Express middleware, first of all: while draining, every response ends its keep-alive connection. */
+  readonly track = (_req: Request, res: Response, next: NextFunction): void => {
     if (this.stopping) res.setHeader('Connection', 'close');
-    let done = false;
-    const finish = () => {
-      if (done) return;
-      done = true;
-      this.inFlight--;
-    };
-    res.once('finish', finish);
-    res.once('close', finish);
     next();
   };
 
@@ -38,7 +28,7 @@ export class Shutdown {
    * left alone for a moment (a request may have arrived but not been read yet: closing "idle" connections at once,
    * as http.Server#close does, would reset it), then idle ones are closed as they appear — every response since
    * the drain began said `Connection: close` — until every connection has ended, or `timeoutMs` passed and
-   * whatever is still open is cut. Answers how many requests were cut.
+   * whatever is still open is cut. Answers how many connections were cut.
    */
   async drain(server: Server, drainDelayMs: number, timeoutMs: number): Promise<number> {
     this.stopping = true;
@@ -53,7 +43,7 @@ export class Shutdown {
       await Promise.race([closed, sleep(IDLE_SWEEP_MS)]);
     }
     if (ended) return 0;
-    const cut = this.inFlight;
+    const cut = await new Promise<number>((resolve) => server.getConnections((_err, count) => resolve(count ?? 0)));
     server.closeAllConnections();
     await closed;
     return cut;

@@ -134,6 +134,8 @@ export class LoginService {
     const cookies: CookieChange[] = [{ name: LOGIN_CSRF_COOKIE, value: csrfToken, options: this.csrfCookieOptions() }];
     const purpose = await this.purposes.of(returnTo);
     const locked = state.lockedUntil && { ...readerOf(page).time(state.lockedUntil), epochMs: state.lockedUntil.getTime() };
+    // The field to fix next: the password once a username is there (or the credentials were refused).
+    const passwordNext = state.invalid || (state.username ?? '') !== '';
     const model = {
       title: purpose ? `Sign in to continue to ${isolated(purpose.appName)}` : 'Sign in',
       purpose,
@@ -143,8 +145,8 @@ export class LoginService {
       username: state.username,
       invalid: state.invalid,
       lockedUntil: locked,
-      focusPassword: !locked && (state.invalid || (state.username ?? '') !== ''),
-      focusUsername: !locked && !(state.invalid || (state.username ?? '') !== ''),
+      focusPassword: !locked && passwordNext,
+      focusUsername: !locked && !passwordNext,
     };
     return { kind: 'render', view: 'login', model, status, cookies };
   }
