@@ -7,6 +7,7 @@ import { withEmbeddedKeyEncryptionSecret } from './config/key-encryption-secret'
 import { loadConfig } from './config/load-config';
 import { EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './database/embedded-postgres';
 import { Shutdown } from './health/shutdown';
+import { runtimeState } from './runtime-state';
 
 /** Start-up: validate the settings, bring up the database, serve; stop it all cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
       process.removeAllListeners(signal);
       process.once(signal, () => void shutdown(signal));
     }
+    // `kill -USR2 <pid>`: what the instance holds in memory, as one line (counts only).
+    process.on('SIGUSR2', () => process.stdout.write(`portcullis: state ${JSON.stringify(runtimeState(app))}\n`));
     await app.listen(config.port, config.host);
     process.stdout.write(`portcullis: listening on http://${config.host}:${config.port} (issuer ${config.authorizationServer.issuerUrl})\n`);
   } catch (e) {

@@ -112,14 +112,14 @@ export async function browserAuthorize(url: string, jar: CookieJar, redirectUri:
 }
 
 /** Portcullis's consent form: its hidden fields (the request and the CSRF token) and decision=allow. */
-function consentBody(html: string): string {
+export function consentBody(html: string): string {
   const body = new URLSearchParams();
   for (const m of html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)">/g)) body.append(m[1], unescapeHtml(m[2]));
   body.set('decision', 'allow');
   return body.toString();
 }
 
-function formAction(html: string, pageUrl: string): string {
+export function formAction(html: string, pageUrl: string): string {
   const action = /<form[^>]*action="([^"]*)"/.exec(html)?.[1];
   return new URL(action ? unescapeHtml(action) : pageUrl, pageUrl).href;
 }

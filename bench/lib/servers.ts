@@ -29,7 +29,7 @@ export interface Placement {
 export const LIFETIMES = { accessTokenTtl: 900, refreshTokenTtl: 30 * 86400, authCodeTtl: 600 } as const;
 
 const REDIRECT_URI = 'http://127.0.0.1:9/callback'; // loopback, never contacted: the bench reads the Location
-const ADMIN_PASSWORD = 'bench-admin-password';
+export const ADMIN_PASSWORD = 'bench-admin-password';
 
 export interface Started<T> {
   readonly server: T;
@@ -134,14 +134,15 @@ async function setUpPortcullis(base: string, pid: number, stats: PgStats): Promi
   return { ...partial, userinfoToken: tokens.access_token, introspectBasic: basic, stats };
 }
 
-async function signIn(base: string, jar: CookieJar): Promise<void> {
+/** Signs in through the sign-in form (the bootstrap admin unless told otherwise); the session lands in `jar`. */
+export async function signIn(base: string, jar: CookieJar, username = 'admin', password = ADMIN_PASSWORD): Promise<void> {
   const page = await fetch(`${base}/login`);
   jar.take(page);
   const csrf = /name="csrf_token" value="([^"]+)"/.exec(await page.text())?.[1];
   if (!csrf) throw new Error('the sign-in page has no csrf_token');
   const res = await fetch(`${base}/login`, {
     method: 'POST', redirect: 'manual', headers: { 'content-type': FORM, cookie: jar.header() },
-    body: new URLSearchParams({ username: 'admin', password: ADMIN_PASSWORD, csrf_token: csrf, return_to: '/' }),
+    body: new URLSearchParams({ username, password, csrf_token: csrf, return_to: '/' }),
   });
   await expectStatus(res, [302, 303], 'sign-in');
   jar.take(res);

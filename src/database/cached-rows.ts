@@ -47,6 +47,11 @@ export class CachedRows<T extends object> {
     this.generation++;
     this.rows.clear();
   }
+
+  /** Rows held now. */
+  get size(): number {
+    return this.rows.size;
+  }
 }
 
 /** Registers caches for the table-change notifications. */
@@ -61,6 +66,13 @@ export class TableChanges implements OnModuleInit {
     const cache = new CachedRows<T>(table, load, options);
     this.caches.push(cache as unknown as CachedRows<object>);
     return cache;
+  }
+
+  /** Rows held per table, for the runtime state report. */
+  sizes(): Record<string, number> {
+    const sizes: Record<string, number> = {};
+    for (const cache of this.caches) sizes[cache.table] = (sizes[cache.table] ?? 0) + cache.size;
+    return sizes;
   }
 
   async onModuleInit(): Promise<void> {

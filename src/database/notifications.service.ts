@@ -30,6 +30,8 @@ export class DatabaseNotifications implements OnApplicationShutdown {
   private connecting?: Promise<void>;
   private closed = false;
   private delay = RECONNECT_MIN_MS;
+  /** The tail of the queries sent on the listening connection: one at a time (pg deprecates overlapping ones). */
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(@Inject(LISTEN_URL) private readonly url: string) {}
 
@@ -40,7 +42,7 @@ export class DatabaseNotifications implements OnApplicationShutdown {
     list.push(subscriber);
     this.subscribers.set(channel, list);
     await this.connect();
-    await this.client?.query(`LISTEN ${channel}`);
+    await this.query(`LISTEN ${channel}`);
     await subscriber.onConnected();
   }
 
@@ -50,12 +52,23 @@ export class DatabaseNotifications implements OnApplicationShutdown {
    * is enough: after a deletion whose trigger denied tokens, this instance knows before it answers.
    */
   async flush(): Promise<void> {
-    await this.client?.query('SELECT 1').catch(() => undefined);
+    await this.query('SELECT 1').catch(() => undefined);
+  }
+
+  /** Whether the listening connection is up now (a resync follows each reconnect). */
+  get connected(): boolean {
+    return this.client !== undefined;
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.closed = true;
     await this.client?.end().catch(() => undefined);
+  }
+
+  private query(sql: string): Promise<void> {
+    const run = this.queue.then(() => this.client?.query(sql)).then(() => undefined);
+    this.queue = run.catch(() => undefined);
+    return run;
   }
 
   private connect(): Promise<void> {

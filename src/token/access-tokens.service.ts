@@ -110,6 +110,11 @@ export class AccessTokensService {
       .sign(privateKey);
   }
 
+  /** Verified tokens remembered now. */
+  get rememberedCount(): number {
+    return this.verified.size;
+  }
+
   /**
    * A token whose signature and claims were verified before, its claims from memory: an ES256 verification is
    * the largest cost of every bearer request (userinfo, introspection, the API). Only the exact bytes verified
