@@ -380,6 +380,10 @@ async function check(soak: Soak, cluster: Cluster, run: Run): Promise<{ failures
   if (unexpected.length) failures.push(`${unexpected.length} unexpected answers outside the outage: ${describe(unexpected)}`);
   if (!after.some((a) => a.expected)) failures.push('nothing was served after PostgreSQL came back');
   if (!during.some((a) => a.outcome === 503)) failures.push('no request met the outage: it proved nothing');
+  const notUnavailable = during.filter((a) => isServerFailure(a.outcome) && a.outcome !== 503);
+  if (notUnavailable.length) failures.push(`${notUnavailable.length} answers during the outage were not 503: ${describe(notUnavailable)}`);
+  const errorLines = cluster.instances.flatMap((i) => i.errors.map((line) => `${i.name}: ${line.slice(0, 1500)}`));
+  if (errorLines.length) console.log(`\nerror log lines:\n${errorLines.slice(0, 10).join('\n')}`);
   const hung = soak.tally.answers.filter((a) => a.outcome === 'timeout');
   if (hung.length) failures.push(`${hung.length} requests hung past ${REQUEST_TIMEOUT_MS / 1000} s`);
 

@@ -62,6 +62,8 @@ export class Instance {
   private child?: ChildProcess;
   private stderr: () => string = () => '';
   private states: ((state: RuntimeState) => void)[] = [];
+  /** Log lines at error level or above (JSON, `level` ≥ 50), the first ones of each process. */
+  readonly errors: string[] = [];
   /** Every process this instance ran, in order, with what `exit` said. */
   readonly processes: { pid: number; exitCode?: number | null; signal?: NodeJS.Signals | null }[] = [];
 
@@ -87,6 +89,7 @@ export class Instance {
       const lines = (partial + chunk.toString('utf8')).split('\n');
       partial = lines.pop()!;
       for (const line of lines) {
+        if (/^\{.*"level":(5|6)\d/.test(line) && !line.includes('"statusCode":503') && this.errors.length < 50) this.errors.push(line);
         if (!line.startsWith(STATE_LINE)) continue;
         const state = JSON.parse(line.slice(STATE_LINE.length)) as RuntimeState;
         for (const resolve of this.states.splice(0)) resolve(state);

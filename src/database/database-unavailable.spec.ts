@@ -1,3 +1,4 @@
+import { QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isDatabaseUnavailable } from './database-unavailable';
 
 describe('isDatabaseUnavailable', () => {
@@ -14,6 +15,7 @@ describe('isDatabaseUnavailable', () => {
     ['a pool wait past its timeout', new Error('timeout exceeded when trying to connect')],
     ['a connection lost mid-query', new Error('Connection terminated unexpectedly')],
     ['a TypeORM error around a driver error', Object.assign(new Error('query failed'), { driverError: withCode('57P01') })],
+    ['a transaction whose connection failed between statements', new QueryRunnerProviderAlreadyReleasedError()],
     ['both addresses refused (AggregateError)', new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')])],
   ])('is true for %s', (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);

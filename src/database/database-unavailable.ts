@@ -15,12 +15,19 @@ const UNAVAILABLE_SQLSTATE = /^(08...|53300|57P0[123]|57014|25P03)$/;
 /** node-postgres and its pool say so in words only. */
 const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client was closed and is not queryable|Cannot use a pool after calling end on the pool)/;
 
+/**
+ * TypeORM releases a transaction's query runner when its connection reports an error (the server went away
+ * between two statements); every later statement of that transaction then fails with this, not the cause.
+ */
+const RELEASED_BY_CONNECTION_ERROR = 'QueryRunnerProviderAlreadyReleasedError';
+
 /** Seconds a client should wait before trying again. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 3) return false;
-  const e = error as { code?: unknown; message?: unknown; driverError?: unknown; errors?: unknown; cause?: unknown };
+  const e = error as { code?: unknown; message?: unknown; name?: unknown; driverError?: unknown; errors?: unknown; cause?: unknown };
+  if (e.name === RELEASED_BY_CONNECTION_ERROR) return true;
   if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) return true;
   if (e.driverError && isDatabaseUnavailable(e.driverError, depth + 1)) return true;
   if (e.cause && isDatabaseUnavailable(e.cause, depth + 1)) return true;

@@ -47,10 +47,15 @@ export class AccessTokenDenyList implements OnModuleInit {
     return true;
   }
 
-  /** Denies tokens on every instance; inside `manager`'s transaction when given, so it commits with the cause. */
-  async deny(tokens: readonly DeniedToken[], manager?: EntityManager): Promise<void> {
+  /**
+   * Denies tokens on every instance; answers the ones still alive. Inside `manager`'s transaction when given, so
+   * it commits with its cause: then this instance learns of them by the notification, or sooner by `remember()`
+   * once the caller's transaction has committed — never before, or a rollback (the database gone mid-way) would
+   * leave them denied here and nowhere else.
+   */
+  async deny(tokens: readonly DeniedToken[], manager?: EntityManager): Promise<DeniedToken[]> {
     const live = tokens.filter((t) => t.expiresAt.getTime() > this.clock.now().getTime());
-    if (live.length === 0) return;
+    if (live.length === 0) return [];
     const run = async (em: EntityManager) => {
       await em.createQueryBuilder().insert().into(RevokedAccessTokenEntity)
         .values(live.map((t) => ({ jti: t.jti, expiresAt: t.expiresAt }))).orIgnore().execute();
@@ -59,13 +64,18 @@ export class AccessTokenDenyList implements OnModuleInit {
         await em.query('SELECT pg_notify($1, $2)', [CHANNEL, payload]);
       }
     };
-    await (manager ? run(manager) : this.revoked.manager.transaction(run));
+    if (manager) {
+      await run(manager);
+      return live;
+    }
+    await this.revoked.manager.transaction(run);
     this.remember(live);
+    return live;
   }
 
   /**
-   * Denies tokens on this instance only, at once: for tokens the database already denied and announced itself (a
-   * deleted row's trigger), whose notification would reach this instance a moment later.
+   * Denies tokens on this instance only, at once: for tokens a committed transaction denied and announced (by
+   * `deny` with a manager, or a deleted row's trigger), whose notification would reach this instance a moment later.
    */
   remember(tokens: readonly DeniedToken[]): void {
     for (const t of tokens) this.denied.set(t.jti, t.expiresAt.getTime());

@@ -223,8 +223,8 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
   // --- Revocation ------------------------------------------------------------------------------------------------
 
   /** An access token is denied by `jti` until it expires, on every instance (SPEC §4). */
-  denyAccessToken(token: IssuedAccessToken): Promise<void> {
-    return this.denyList.deny([token]);
+  async denyAccessToken(token: IssuedAccessToken): Promise<void> {
+    await this.denyList.deny([token]);
   }
 
   isAccessTokenDenied(jti: string): boolean {
@@ -240,14 +240,14 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     // Lock order matters: refresh tokens first (a rotation holds its token, then takes key-share locks on the
     // code and the grant), then codes (an exchange holds its code, then takes the grant), then the grant. The
     // other order deadlocks with a concurrent refresh.
-    const codeTokens = await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
-      await this.refreshTokens.revokeWhere('grant_id = $1', [grantId], tx);
+    const denied = await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
+      const { denied: refreshed } = await this.refreshTokens.revokeWhere('grant_id = $1', [grantId], tx);
       const deleted = await this.codes.deleteForGrant(grantId, tx);
       await tx.delete(GrantEntity, { id: grantId, userId });
-      return deleted;
+      return [...refreshed, ...deleted];
     }));
-    // The deletion's trigger denied the codes' tokens and told every instance; this one knows at once.
-    this.denyList.remember(codeTokens);
+    // Committed: the deletion's trigger denied the codes' tokens and told every instance; this one knows at once.
+    this.denyList.remember(denied);
   }
 
   /** Revokes refresh-token families and the access tokens issued with them; answers how many live sessions ended. */
@@ -260,13 +260,14 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
    * access tokens minted from them and from their codes. Their grants (what they consented to) stay.
    */
   async revokeUserTokens(userId: string): Promise<void> {
-    await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
+    const denied = await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
       // Codes first: a redemption in flight holds its code, so this waits for it to commit, and the refresh token
       // it issued is then visible to the revocation below.
       const codeTokens = await this.codes.retireForUser(userId, tx);
-      await this.refreshTokens.revokeWhere('user_id = $1', [userId], tx);
-      await this.denyList.deny(codeTokens, tx);
+      const { denied: refreshed } = await this.refreshTokens.revokeWhere('user_id = $1', [userId], tx);
+      return [...refreshed, ...(await this.denyList.deny(codeTokens, tx))];
     }));
+    this.denyList.remember(denied);
   }
 
   /** Expired rows (SPEC §6). */
@@ -282,10 +283,11 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
   private async revokeReplayedCode(raw: string): Promise<void> {
     const code = await this.codes.findConsumed(raw);
     if (!code) return;
-    await this.dataSource.transaction(async (tx) => {
-      await this.refreshTokens.revokeWhere('authorization_code_id = $1', [code.id], tx);
-      await this.denyList.deny(accessTokensOf([code]), tx);
+    const denied = await this.dataSource.transaction(async (tx) => {
+      const { denied: refreshed } = await this.refreshTokens.revokeWhere('authorization_code_id = $1', [code.id], tx);
+      return [...refreshed, ...(await this.denyList.deny(accessTokensOf([code]), tx))];
     });
+    this.denyList.remember(denied);
     this.logger.warn({ appId: code.appId, userId: code.userId }, 'authorization code replayed: its tokens are revoked');
   }
 }

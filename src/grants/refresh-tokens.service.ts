@@ -106,18 +106,19 @@ export class RefreshTokensService {
     return this.tokens.findOneBy({ tokenHash: this.crypto.sha256Hex(raw) });
   }
 
-  /** Revokes every token of the families and denies the access tokens issued with them. */
-  async revokeFamilies(familyIds: readonly string[], manager?: EntityManager): Promise<number> {
+  /** Revokes every token of the families and denies the access tokens issued with them; answers the sessions ended. */
+  async revokeFamilies(familyIds: readonly string[]): Promise<number> {
     if (familyIds.length === 0) return 0;
-    return this.revokeWhere('family_id = ANY($1::uuid[])', [[...familyIds]], manager);
+    return (await this.revokeWhere('family_id = ANY($1::uuid[])', [[...familyIds]])).ended;
   }
 
   /**
-   * Marks matching tokens revoked and denies their access tokens; answers how many live sessions ended. The
+   * Marks matching tokens revoked and denies their access tokens; answers how many live sessions ended and the
+   * access tokens denied. Inside `manager`'s transaction, the caller `remember`s those once it commits. The
    * UPDATE repeats until it finds nothing: a rotation that committed while the first UPDATE waited for its row
    * inserted a child that statement's snapshot cannot see, and the next statement's snapshot can.
    */
-  async revokeWhere(condition: string, params: unknown[], manager?: EntityManager): Promise<number> {
+  async revokeWhere(condition: string, params: unknown[], manager?: EntityManager): Promise<{ ended: number; denied: DeniedToken[] }> {
     const run = async (em: EntityManager) => {
       const now = this.clock.now();
       const revoked: { family_id: string; rotated_at: Date | null; expires_at: Date; access_token_jti: string | null; access_token_expires_at: Date | null }[] = [];
@@ -130,10 +131,13 @@ export class RefreshTokensService {
         if (rows.length === 0) break;
         revoked.push(...rows);
       }
-      await this.denyList.deny(accessTokensOf(revoked.map((r) => ({ accessTokenJti: r.access_token_jti, accessTokenExpiresAt: r.access_token_expires_at }))), em);
-      return new Set(revoked.filter((r) => !r.rotated_at && new Date(r.expires_at) > now).map((r) => r.family_id)).size;
+      const denied = await this.denyList.deny(accessTokensOf(revoked.map((r) => ({ accessTokenJti: r.access_token_jti, accessTokenExpiresAt: r.access_token_expires_at }))), em);
+      return { ended: new Set(revoked.filter((r) => !r.rotated_at && new Date(r.expires_at) > now).map((r) => r.family_id)).size, denied };
     };
-    return manager ? run(manager) : this.dataSource.transaction(run);
+    if (manager) return run(manager);
+    const revoked = await this.dataSource.transaction(run);
+    this.denyList.remember(revoked.denied);
+    return revoked;
   }
 
   /** Expired tokens whose access token is dead too (deleting a row denies a live one, by the trigger). */
