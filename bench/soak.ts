@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   if (options.build) build();
   console.log(`soak: 3 instances, ${options.users} virtual users, ${options.seconds} s, PostgreSQL away for ${options.outageSeconds} s`);
 
-  const cluster = await startCluster(3);
+  const cluster = await startCluster(3, 900);
   const balancer = new Balancer(cluster.instances);
   balancer.start();
   const soak = await setUp(cluster, balancer);

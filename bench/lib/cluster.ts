@@ -14,6 +14,7 @@ export interface RuntimeState {
   readonly pid: number;
   readonly listening: boolean;
   readonly deniedTokens: number;
+  readonly deniedEntries: number;
   readonly rememberedTokens: number;
   readonly cachedRows: Record<string, number>;
   readonly memoryMiB: { readonly rss: number; readonly heapUsed: number };
@@ -78,7 +79,8 @@ export class Instance {
   }
 
   async start(): Promise<void> {
-    const child = startChild(process.execPath, [join(ROOT, 'dist/src/main.js')], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // --expose-gc: the state report measures the heap after a full collection (src/runtime-state.ts).
+    const child = startChild(process.execPath, ['--expose-gc', join(ROOT, 'dist/src/main.js')], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const record = { pid: child.pid! } as Instance['processes'][number];
     this.processes.push(record);
     child.once('exit', (code, signal) => Object.assign(record, { exitCode: code, signal }));
@@ -135,9 +137,10 @@ export interface Cluster {
 
 /**
  * `count` instances on one fresh PostgreSQL, started together (migrations and the bootstrap admin happen once,
- * whoever is first), one issuer for all of them as behind a balancer. Draining is short so a restart is quick.
+ * whoever is first), one issuer for all of them as behind a balancer. Draining is short so a restart is quick;
+ * pruning runs every third of the access-token lifetime.
  */
-export async function startCluster(count: number): Promise<Cluster> {
+export async function startCluster(count: number, accessTokenTtlSeconds: number): Promise<Cluster> {
   const root = makeTempDir('portcullis-soak-');
   const postgres = await Postgres.start(root);
   const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
@@ -159,6 +162,9 @@ export async function startCluster(count: number): Promise<Cluster> {
       OAUTH2_DCR_RATE_LIMIT: '0', // every registration comes from 127.0.0.1
       SHUTDOWN_DRAIN_DELAY: '1s',
       SHUTDOWN_TIMEOUT: '10s',
+      ACCESS_TOKEN_TTL: String(accessTokenTtlSeconds),
+      // Pruning often enough that expired denials and tokens leave memory and tables within the run.
+      HOUSEKEEPING_INTERVAL: `${Math.max(5, Math.min(600, Math.round(accessTokenTtlSeconds / 3)))}s`,
     };
     delete env.CONFIG_FILE;
     return new Instance(String.fromCharCode(65 + i), `http://127.0.0.1:${port}`, env);

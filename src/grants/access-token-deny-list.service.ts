@@ -87,8 +87,16 @@ export class AccessTokenDenyList implements OnModuleInit {
     return deleteInBatches(this.revoked.manager, 'revoked_access_tokens', 'jti', 'expires_at < $1', [now]);
   }
 
-  /** How many denied tokens this instance holds in memory. */
-  get size(): number {
+  /** How many denied tokens this instance holds in memory that have not expired (a walk: for reports, not requests). */
+  get liveCount(): number {
+    const now = this.clock.now().getTime();
+    let live = 0;
+    for (const expiry of this.denied.values()) if (expiry > now) live++;
+    return live;
+  }
+
+  /** Entries held, expired ones not yet pruned included. */
+  get heldCount(): number {
     return this.denied.size;
   }
 
