@@ -1,6 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
-import { ScheduleModule } from '@nestjs/schedule';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { CommonModule } from './common/common.module';
@@ -38,8 +37,6 @@ export class AppModule {
         ConfigModule.forRoot(options.config),
         LoggerModule.forRoot(loggerParams(options.config.logLevel, options.logDestination)),
         DatabaseModule.forRoot(options.databaseUrl, options.config.database, options.config.database.listenUrl ?? options.databaseUrl),
-        // Periodic pruning (sessions, codes, tokens, keys, unused DCR apps).
-        ScheduleModule.forRoot(),
         CommonModule,
         HealthModule,
         IdentityModule,

@@ -35,6 +35,13 @@ export interface AppConfig {
     readonly drainDelayMs: number;
     readonly timeoutMs: number;
   };
+  /**
+   * How often each instance prunes expired rows and sweeps unused self-registered apps (SPEC §6). Ten minutes
+   * keeps the tables small at any load (each run deletes in bounded batches); shorter only costs idle queries.
+   */
+  readonly housekeeping: {
+    readonly intervalMs: number;
+  };
   readonly authorizationServer: {
     readonly enabled: boolean;
     /** No trailing slash: every `iss` and metadata URL is built by appending a path (RFC 8414 §2). */

@@ -48,6 +48,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ SHUTDOWN_DRAIN_DELAY: '0', SHUTDOWN_TIMEOUT: '1m' }).shutdown).toEqual({ drainDelayMs: 0, timeoutMs: 60_000 });
   });
 
+  it('reads the housekeeping interval: ten minutes unless set', () => {
+    expect(loadConfig({}).housekeeping).toEqual({ intervalMs: 600_000 });
+    expect(loadConfig({ HOUSEKEEPING_INTERVAL: '2s' }).housekeeping).toEqual({ intervalMs: 2000 });
+    expect(() => loadConfig({ HOUSEKEEPING_INTERVAL: '0' })).toThrow('HOUSEKEEPING_INTERVAL must be a positive duration');
+  });
+
   it('reads the database bounds', () => {
     expect(loadConfig({ DATABASE_POOL_SIZE: '25', DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '1m' }).database)
       .toEqual({ poolSize: 25, connectTimeoutMs: 2000, statementTimeoutMs: 60_000, listenUrl: undefined });

@@ -24,6 +24,7 @@ const S = {
   statementTimeout: { env: 'DATABASE_STATEMENT_TIMEOUT', yaml: 'database.statementTimeout' },
   drainDelay: { env: 'SHUTDOWN_DRAIN_DELAY', yaml: 'server.shutdown.drainDelay' },
   shutdownTimeout: { env: 'SHUTDOWN_TIMEOUT', yaml: 'server.shutdown.timeout' },
+  housekeepingInterval: { env: 'HOUSEKEEPING_INTERVAL', yaml: 'housekeeping.interval' },
   logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
   trustProxy: { env: 'TRUST_PROXY', yaml: 'server.trustProxy' },
   asEnabled: { env: 'OAUTH2_AS_ENABLED', yaml: 'auth.oauth2.authorizationServer.enabled' },
@@ -91,6 +92,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     shutdown: {
       drainDelayMs: (read.delay(S.drainDelay) ?? 5) * 1000,
       timeoutMs: (read.duration(S.shutdownTimeout) ?? 25) * 1000,
+    },
+    housekeeping: {
+      intervalMs: (read.duration(S.housekeepingInterval) ?? 600) * 1000,
     },
     authorizationServer: {
       enabled: asEnabled,

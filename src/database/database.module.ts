@@ -6,6 +6,7 @@ import { dataSourceOptions, runMigrations } from './data-source-options';
 import { TableChanges } from './cached-rows';
 import { DatabaseNotifications, LISTEN_URL } from './notifications.service';
 import { PreparedStatements } from './prepared-statements';
+import { ScheduledJobs } from './scheduled-jobs';
 
 /** Connects to PostgreSQL and applies pending migrations before any other provider touches the database. */
 @Module({})
@@ -18,8 +19,8 @@ export class DatabaseModule {
     return {
       module: DatabaseModule,
       global: true,
-      providers: [{ provide: LISTEN_URL, useValue: listenUrl }, DatabaseNotifications, TableChanges, PreparedStatements],
-      exports: [DatabaseNotifications, TableChanges, PreparedStatements],
+      providers: [{ provide: LISTEN_URL, useValue: listenUrl }, DatabaseNotifications, TableChanges, PreparedStatements, ScheduledJobs],
+      exports: [DatabaseNotifications, TableChanges, PreparedStatements, ScheduledJobs],
       imports: [
         TypeOrmModule.forRootAsync({
           // A database that is still booting gets a few seconds; a wrong URL fails start-up quickly.

@@ -1,10 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
 import type { Pruned } from '../database/batched-delete';
+import { ScheduledJobs } from '../database/scheduled-jobs';
 import { GrantsService } from '../grants/grants.service';
 import { SigningKeysService } from './signing-keys.service';
-
-const EVERY_MS = 10 * 60 * 1000;
 
 /** Expired rows are pruned (SPEC §6): codes, refresh tokens, denied jtis and keys no token can need. */
 @Injectable()
@@ -14,14 +12,16 @@ export class MaintenanceService {
   constructor(
     private readonly grants: GrantsService,
     private readonly keys: SigningKeysService,
-  ) {}
+    jobs: ScheduledJobs,
+  ) {
+    jobs.every('prune expired rows', () => this.prune());
+  }
 
   /**
    * Every instance runs this; the deletions go in bounded batches that skip rows another instance holds, so they
    * neither wait on each other nor lock a table for long (src/database/batched-delete.ts). What was pruned is
-   * logged, by table: rows and batches.
+   * logged, by table: rows and batches. Every HOUSEKEEPING_INTERVAL (src/database/scheduled-jobs.ts).
    */
-  @Interval(EVERY_MS)
   async prune(): Promise<Record<string, Pruned | number>> {
     const pruned = {
       ...(await this.grants.pruneExpired()),

@@ -1,13 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
 import { deleteInBatches } from '../../database/batched-delete';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { AppsService } from '../apps.service';
 import { DatabaseNotifications } from '../../database/notifications.service';
-
-const SWEEP_EVERY_MS = 10 * 60 * 1000;
+import { ScheduledJobs } from '../../database/scheduled-jobs';
 
 /**
  * Self-registered apps nobody uses are removed (SPEC §5): never used within `unusedTtl` of registering, or idle
@@ -24,9 +22,11 @@ export class DcrCleanupService {
     private readonly notifications: DatabaseNotifications,
     private readonly apps: AppsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    jobs: ScheduledJobs,
+  ) {
+    jobs.every('sweep unused self-registered apps', () => this.sweep());
+  }
 
-  @Interval(SWEEP_EVERY_MS)
   async sweep(): Promise<number> {
     // Uses recorded here but not yet written must keep their apps.
     await this.apps.flushUsage();

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { Interval } from '@nestjs/schedule';
 import { InjectRepository } from '@nestjs/typeorm';
 import { deleteInBatches, Pruned } from '../../database/batched-delete';
 import { createHmac } from 'node:crypto';
@@ -11,12 +10,12 @@ import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { BrowserSessionEntity } from '../entities/browser-session.entity';
 import { PreparedStatements, prepared } from '../../database/prepared-statements';
+import { ScheduledJobs } from '../../database/scheduled-jobs';
 import { UserEntity } from '../entities/user.entity';
 import { UsersService } from '../users/users.service';
 import type { UserPrincipal } from '../auth/principal';
 
 export const SESSION_COOKIE = 'session_id';
-const PRUNE_EVERY_MS = 10 * 60 * 1000;
 
 export interface SignedIn {
   /** The cookie value. */
@@ -56,7 +55,10 @@ export class BrowserSessionsService {
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    jobs: ScheduledJobs,
+  ) {
+    jobs.every('prune expired browser sessions', () => this.pruneExpired());
+  }
 
   async create(user: Pick<UserEntity, 'id'>): Promise<NewSession> {
     const rawId = this.crypto.randomToken(32);
@@ -111,7 +113,6 @@ export class BrowserSessionsService {
     return typeof token === 'string' && this.crypto.safeEqual(this.csrfTokenFor(rawId), token);
   }
 
-  @Interval(PRUNE_EVERY_MS)
   async pruneExpired(): Promise<Pruned> {
     const pruned = await deleteInBatches(this.sessions.manager, 'browser_sessions', 'id', 'expires_at < $1', [this.clock.now()]);
     if (pruned.rows > 0) this.logger.log({ browserSessions: pruned }, 'pruned expired browser sessions');
