@@ -30,6 +30,8 @@ export class DatabaseNotifications implements OnApplicationShutdown {
   private connecting?: Promise<void>;
   private closed = false;
   private delay = RECONNECT_MIN_MS;
+  /** A retry is scheduled or running. */
+  private retrying = false;
   /** The tail of the queries sent on the listening connection: one at a time (pg deprecates overlapping ones). */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -84,28 +86,47 @@ export class DatabaseNotifications implements OnApplicationShutdown {
       for (const subscriber of this.subscribers.get(message.channel) ?? []) subscriber.onNotification(message.payload ?? '');
     });
     client.on('error', (err) => this.logger.warn({ err }, 'notification connection failed'));
+    // Only the end of an established connection starts the retries. A connection that never got that far ends
+    // too, and its failed attempt already schedules the next one: were both to, every failure would add a retry
+    // loop, and after an outage each loop would resync on its own.
     client.on('end', () => {
-      if (this.client === client) this.client = undefined;
-      if (!this.closed) this.scheduleReconnect();
+      if (this.client !== client) return;
+      this.client = undefined;
+      this.scheduleReconnect();
     });
-    await client.connect();
-    for (const channel of this.subscribers.keys()) await client.query(`LISTEN ${channel}`);
+    try {
+      await client.connect();
+      for (const channel of this.subscribers.keys()) await client.query(`LISTEN ${channel}`);
+    } catch (e) {
+      await client.end().catch(() => undefined);
+      throw e;
+    }
     this.client = client;
     this.delay = RECONNECT_MIN_MS;
   }
 
+  /** One retry at a time, whatever asked for it: a lost connection, a failed attempt, a failed resync. */
   private scheduleReconnect(): void {
+    if (this.retrying || this.closed) return;
+    this.retrying = true;
     const delay = this.delay;
     this.delay = Math.min(this.delay * 2, RECONNECT_MAX_MS);
-    setTimeout(() => {
-      if (this.closed) return;
-      this.connect()
-        .then(async () => {
-          for (const list of this.subscribers.values()) for (const s of list) await s.onConnected();
-          this.logger.log('notification connection re-established');
-        })
-        .catch(() => this.scheduleReconnect());
-    }, delay).unref();
+    setTimeout(() => void this.reconnect(), delay).unref();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.closed) return;
+    try {
+      await this.connect();
+      for (const list of this.subscribers.values()) for (const s of list) await s.onConnected();
+      this.logger.log('notification connection re-established');
+      this.retrying = false;
+      // Lost again while the subscribers resynced: its end found this retry still running.
+      if (!this.client) this.scheduleReconnect();
+    } catch {
+      this.retrying = false;
+      this.scheduleReconnect();
+    }
   }
 }
 

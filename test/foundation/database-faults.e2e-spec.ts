@@ -218,6 +218,15 @@ describe('PostgreSQL stops mid-traffic and comes back', () => {
       expect(t.logs.text).toContain('notification connection re-established');
     });
 
+    it('reconnected the listener once per lost connection: one resync each, however long the outage', async () => {
+      // Two connections were lost: the one PostgreSQL's stop ended, and the one the previous test ended.
+      const reconnects = async () => t.logs.entries().filter((e) => e.msg === 'notification connection re-established').length;
+      await pollUntil(reconnects, (n) => n >= 2, 30_000);
+      // A duplicated retry would fire within the longest backoff (5 s); wait well past it.
+      await new Promise((resolve) => setTimeout(resolve, 12_000));
+      expect(await reconnects()).toBe(2);
+    });
+
     it('logged no error through the outage and the recovery: every failure was an expected, retried one', () => {
       // Access-log lines of the 503s above are errors by status; what is asked here is that nothing else is.
       expect(t.logs.entries().filter((e) => (e.level as number) >= 50 && !('res' in e))).toEqual([]);
