@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { presentApp } from '../clients/app-presentation';
 import { AppsService } from '../clients/apps.service';
-import type { AppEntity } from '../clients/entities/app.entity';
+import { AppEntity, isSelfRegistered } from '../clients/entities/app.entity';
 import { ScopesService } from '../clients/scopes/scopes.service';
 import { accessDenied, asErrorDescription, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
 import { errorPage, HOME_LINK } from '../common/pages/error-page';
@@ -25,6 +25,7 @@ import { checkResponseType } from './checks/check-response-type';
 import { checkScope } from './checks/check-scope';
 import { checkOptionalText } from './checks/check-text';
 import { consentModel } from './consent-page';
+import { UnusableMetadataDocument } from '../clients/metadata-documents/client-id-metadata-documents.service';
 import type { JsonAuthorizeDto } from './dto/json-authorize.dto';
 
 /** The parameters of an authorization request, as sent (query string or consent form); nothing is trusted. */
@@ -230,7 +231,7 @@ export class AuthorizeService implements OnModuleInit {
       scopes: this.scopes.present(scopes),
       resources: request.resources,
       // For an app nobody vouched for, how many colleagues already trust it is worth knowing.
-      userCount: request.app.provenance === 'dcr' ? await this.grants.countUsers(request.app.id) : undefined,
+      userCount: isSelfRegistered(request.app) ? await this.grants.countUsers(request.app.id) : undefined,
       user: { username: user.username, name: name || user.username },
       hidden,
       csrfToken: this.sessions.csrfTokenFor(rawSession),
@@ -244,7 +245,11 @@ export class AuthorizeService implements OnModuleInit {
   private async purposeOf(returnTo: string): Promise<SignInPurpose | undefined> {
     if (!returnTo.startsWith('/oauth2/authorize?')) return undefined;
     const clientId = new URLSearchParams(returnTo.slice(returnTo.indexOf('?') + 1)).get('client_id');
-    const app = clientId ? await this.apps.findByClientId(clientId) : null;
+    // The sign-in page only names the app; one whose document cannot be used is refused after sign-in.
+    const app = clientId ? await this.apps.findByClientId(clientId).catch((e: unknown) => {
+      if (e instanceof UnusableMetadataDocument) return null;
+      throw e;
+    }) : null;
     if (!app) return undefined;
     const shown = presentApp(app);
     return { appName: shown.name, selfRegistered: shown.selfRegistered };
@@ -309,7 +314,7 @@ function authorizeUrl(params: AuthorizeParams): string {
 
 /** RFC 9700 §4.11.2: a redirect URI is vouched for when an admin registered the app or this user approved it. */
 function isVouched(app: Pick<AppEntity, 'provenance'>, grant: Consent | null): boolean {
-  return app.provenance !== 'dcr' || grant !== null;
+  return !isSelfRegistered(app) || grant !== null;
 }
 
 /** SPEC §3 step 4: the grant already covers every requested scope and every audience the tokens will have. */
@@ -366,6 +371,15 @@ function authorizeErrorPage(e: OAuthError): PageResult {
       technical,
     });
   }
+  if (e instanceof UnusableMetadataDocument) {
+    return errorPage(400, {
+      title: 'App could not be identified',
+      heading: 'This app could not be identified',
+      message: `The app names itself by a web address, ${isolated(displayableHost(e.clientId))}, but what that address serves could not be used, so there is nothing to sign in to.`,
+      next,
+      technical,
+    });
+  }
   if (e.code === 'invalid_client') {
     return errorPage(400, {
       title: 'App not registered',
@@ -391,6 +405,14 @@ function authorizeErrorPage(e: OAuthError): PageResult {
     next,
     technical,
   });
+}
+
+function displayableHost(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return 'an address that is not valid';
+  }
 }
 
 interface VerifiedClient {

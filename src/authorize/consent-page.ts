@@ -47,6 +47,9 @@ export function consentModel(facts: ConsentFacts, reader: Reader) {
       website: website(app, destination),
     },
     destination,
+    // MCP (Client ID Metadata Documents, security considerations): a document anyone can publish may name a
+    // loopback redirect, so who receives the code on this computer is not the document's host — say so.
+    localhostOnly: app.provenance === 'cimd' && app.redirectUris.every((uri) => destinationOf(uri).thisComputer),
     scopes: facts.scopes,
     resources: facts.resources.map(displayable),
     technical: { clientId: app.clientId, redirectUri: displayable(facts.redirectUri) },

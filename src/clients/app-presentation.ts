@@ -1,4 +1,4 @@
-import type { AppEntity } from './entities/app.entity';
+import { AppEntity, isSelfRegistered } from './entities/app.entity';
 import { capped, displayable, isolated, mixedScripts } from '../common/text/display-text';
 
 /** Longer names are cut on the pages, with the whole name on a line of its own. */
@@ -15,11 +15,14 @@ export interface AppPresentation {
   /** Loaded only for an app the organisation added; a self-registered app's remote logo is never fetched. */
   readonly logoUri: string | null;
   readonly organisation: boolean;
+  /** Registered by itself (RFC 7591) or identified by its own metadata document: nobody vouched for it. */
   readonly selfRegistered: boolean;
+  /** A `cimd` app: the host that serves the document its client_id names — the one fact that identifies it. */
+  readonly documentHost?: string;
   readonly lookalikeWarning?: string;
 }
 
-export function presentApp(app: Pick<AppEntity, 'displayName' | 'provenance' | 'logoUri'>): AppPresentation {
+export function presentApp(app: Pick<AppEntity, 'displayName' | 'provenance' | 'logoUri' | 'clientId'>): AppPresentation {
   const shown = capped(app.displayName, SHOWN_NAME_LENGTH);
   const name = shown.text || 'Unnamed app';
   const full = displayable(app.displayName) || name;
@@ -31,7 +34,8 @@ export function presentApp(app: Pick<AppEntity, 'displayName' | 'provenance' | '
     initial: Array.from(full)[0]?.toLocaleUpperCase() ?? '?',
     logoUri: app.provenance === 'api' ? app.logoUri : null,
     organisation: app.provenance === 'api',
-    selfRegistered: app.provenance === 'dcr',
+    selfRegistered: isSelfRegistered(app),
+    documentHost: app.provenance === 'cimd' ? displayable(new URL(app.clientId).host) : undefined,
     lookalikeWarning: scripts.length
       ? `Its name mixes ${scripts.join(' and ')} letters, which can make it look like another app.`
       : undefined,

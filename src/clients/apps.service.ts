@@ -18,6 +18,8 @@ import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, Update
 import { AppEntity, AppProvenance } from './entities/app.entity';
 import { checkClientMetadata, ClientMetadata, ClientMetadataInput, displayNameProblem, MetadataError } from './registration/client-metadata';
 import { ScopesService } from './scopes/scopes.service';
+import { ClientIdMetadataDocuments } from './metadata-documents/client-id-metadata-documents.service';
+import { looksLikeDocumentUrl } from './metadata-documents/metadata-document-url';
 
 /**
  * Apps (OAuth clients): registered by admins (`api`) or by themselves (`dcr`, RFC 7591). Client authentication
@@ -37,6 +39,7 @@ export class AppsService implements OnApplicationShutdown {
     private readonly clock: Clock,
     private readonly notifications: DatabaseNotifications,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly documents: ClientIdMetadataDocuments,
     tableChanges: TableChanges,
   ) {
     this.byClientId = tableChanges.cache<AppEntity>(
@@ -92,6 +95,7 @@ export class AppsService implements OnApplicationShutdown {
   /** Metadata changes are checked as a whole, as if the app registered again with the merged metadata. */
   async update(id: string, body: UpdateAppDto): Promise<AppDto> {
     const app = await this.findOrThrow(id);
+    refuseDocumentApp(app);
     const patch = asMetadataInput(body, toProblem);
     const merged: ClientMetadataInput = {
       redirect_uris: app.redirectUris,
@@ -134,6 +138,7 @@ export class AppsService implements OnApplicationShutdown {
    */
   async review(id: string): Promise<AppDto> {
     const app = await this.findOrThrow(id);
+    refuseDocumentApp(app);
     if (app.provenance === 'dcr') {
       await this.apps.update({ id }, { provenance: 'api', reviewedAt: this.clock.now() });
       this.byClientId.clear();
@@ -164,9 +169,23 @@ export class AppsService implements OnApplicationShutdown {
     await this.notifications.flush();
   }
 
-  /** The app with its secret hash, for client authentication; a frozen copy shared by every request. */
+  /**
+   * The app with its secret hash, for client authentication; a frozen copy shared by every request. A client_id
+   * that is a URL names a metadata document (when they are enabled), fetched again when its copy is stale; one
+   * that cannot be used throws UnusableMetadataDocument.
+   */
   findForAuthentication(clientId: string): Promise<Readonly<AppEntity> | null> {
+    if (looksLikeDocumentUrl(clientId)) return this.documents.enabled ? this.findByDocument(clientId) : Promise.resolve(null);
     if (clientId.length === 0 || clientId.length > 64) return Promise.resolve(null);
+    return this.byClientId.get(clientId);
+  }
+
+  private async findByDocument(clientId: string): Promise<Readonly<AppEntity> | null> {
+    const cached = await this.byClientId.get(clientId);
+    if (this.documents.mayUse(cached)) return cached;
+    await this.documents.refresh(clientId, cached);
+    // The row changed (or a stale copy stands in): read it anew; every other instance drops its copy by the trigger.
+    this.byClientId.clear();
     return this.byClientId.get(clientId);
   }
 
@@ -240,6 +259,12 @@ function asMetadataInput(body: unknown, wire: (e: MetadataError) => Error): Clie
     client_uri: b.client_uri,
     application_type: b.application_type,
   };
+}
+
+/** An app identified by its metadata document is what its document says: nobody edits or reviews it here. */
+function refuseDocumentApp(app: AppEntity): void {
+  if (app.provenance !== 'cimd') return;
+  throw validationError([{ name: 'provenance', error: 'invalid_value', title: 'This app is defined by its client metadata document (provenance cimd): change the document, or delete the app', pointer: '/provenance' }]);
 }
 
 /** Names follow the rules of a registration's `client_name`: people read them on the consent page. */

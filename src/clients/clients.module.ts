@@ -11,12 +11,13 @@ import { RegistrationController } from './registration/registration.controller';
 import { RegistrationGuard } from './registration/registration.guard';
 import { ScopesController } from './scopes/scopes.controller';
 import { ScopesService } from './scopes/scopes.service';
+import { ClientIdMetadataDocuments } from './metadata-documents/client-id-metadata-documents.service';
 
 /** OAuth clients: apps, their registration (admin API and RFC 7591), their authentication, and the scopes. */
 @Module({
   imports: [TypeOrmModule.forFeature([AppEntity]), IdentityModule],
   controllers: [AppsController, RegistrationController, ScopesController],
-  providers: [AppsService, ClientAuthenticationService, ClientAuthGuard, RegistrationGuard, ScopesService, DcrCleanupService],
+  providers: [AppsService, ClientAuthenticationService, ClientAuthGuard, RegistrationGuard, ScopesService, DcrCleanupService, ClientIdMetadataDocuments],
   exports: [AppsService, ClientAuthenticationService, ClientAuthGuard, ScopesService],
 })
 export class ClientsModule {}

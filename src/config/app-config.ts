@@ -74,6 +74,31 @@ export interface AppConfig {
      */
     readonly rateLimit: number;
   };
+  /**
+   * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP's preferred way for a client
+   * to identify itself): a `client_id` that is an https URL is the address of the client's metadata. Off by
+   * default, like dynamic registration: letting any web page be a client is a choice an operator makes.
+   */
+  readonly metadataDocuments: {
+    readonly enabled: boolean;
+    /** Host names whose documents are accepted (`example.com`, `*.example.com`); empty: any host. */
+    readonly allowedDomains: readonly string[];
+    /**
+     * Addresses that may be fetched although they are private, loopback, link-local or otherwise special (SSRF
+     * protection, RFC 9700 §4.11's warning about server-side fetches): CIDR ranges; empty: none.
+     */
+    readonly allowedAddresses: readonly string[];
+    /** Seconds a fetched document is used before it is fetched again, whatever its cache headers say: the floor… */
+    readonly cacheMinSeconds: number;
+    /** …and the ceiling, which also bounds how long a cached copy stands in while its host fails. */
+    readonly cacheMaxSeconds: number;
+    /** Milliseconds a fetch may take in all (connect, TLS, headers and body). */
+    readonly fetchTimeoutMs: number;
+    /** Extra certificate authorities (PEM) trusted for document hosts, besides Node's public roots. */
+    readonly trustedCa?: string;
+    /** DNS servers (`ip` or `ip:port`) for document hosts instead of the system resolver; empty: the system's. */
+    readonly dnsServers: readonly string[];
+  };
   readonly sessionTtl: number;
   readonly bootstrapAdmin: {
     readonly username: string;

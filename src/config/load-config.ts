@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { parse as parseYaml } from 'yaml';
 import { AppConfig, ConfigError, ScopeDefinition } from './app-config';
 
@@ -41,6 +42,14 @@ const S = {
   dcrUnusedTtl: { env: 'OAUTH2_DCR_UNUSED_TTL', yaml: 'auth.oauth2.dcr.unusedTTL' },
   dcrIdleTtl: { env: 'OAUTH2_DCR_IDLE_TTL', yaml: 'auth.oauth2.dcr.idleTTL' },
   dcrRateLimit: { env: 'OAUTH2_DCR_RATE_LIMIT', yaml: 'auth.oauth2.dcr.rateLimit' },
+  cimdEnabled: { env: 'OAUTH2_CIMD_ENABLED', yaml: 'auth.oauth2.clientIdMetadataDocuments.enabled' },
+  cimdAllowedDomains: { env: 'OAUTH2_CIMD_ALLOWED_DOMAINS', yaml: 'auth.oauth2.clientIdMetadataDocuments.allowedDomains' },
+  cimdAllowedAddresses: { env: 'OAUTH2_CIMD_ALLOWED_ADDRESSES', yaml: 'auth.oauth2.clientIdMetadataDocuments.allowedAddresses' },
+  cimdCacheMin: { env: 'OAUTH2_CIMD_CACHE_MIN', yaml: 'auth.oauth2.clientIdMetadataDocuments.cacheMin' },
+  cimdCacheMax: { env: 'OAUTH2_CIMD_CACHE_MAX', yaml: 'auth.oauth2.clientIdMetadataDocuments.cacheMax' },
+  cimdFetchTimeout: { env: 'OAUTH2_CIMD_FETCH_TIMEOUT', yaml: 'auth.oauth2.clientIdMetadataDocuments.fetchTimeout' },
+  cimdTrustedCaFile: { env: 'OAUTH2_CIMD_TRUSTED_CA_FILE', yaml: 'auth.oauth2.clientIdMetadataDocuments.trustedCaFile' },
+  cimdDnsServers: { env: 'OAUTH2_CIMD_DNS_SERVERS', yaml: 'auth.oauth2.clientIdMetadataDocuments.dnsServers' },
   sessionTtl: { env: 'SESSION_TTL', yaml: 'auth.session.ttl' },
   adminUsername: { env: 'BOOTSTRAP_ADMIN_USERNAME', yaml: 'auth.bootstrapAdmin.username' },
   adminPassword: { env: 'BOOTSTRAP_ADMIN_PASSWORD', yaml: 'auth.bootstrapAdmin.password' },
@@ -114,6 +123,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       idleTtl: read.duration(S.dcrIdleTtl) ?? 30 * 86400,
       rateLimit: read.count(S.dcrRateLimit) ?? 20,
     },
+    metadataDocuments: metadataDocumentSettings(read),
     sessionTtl: read.duration(S.sessionTtl) ?? 12 * 3600,
     bootstrapAdmin: {
       username: read.identifier(S.adminUsername) ?? 'admin',
@@ -121,6 +131,42 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
   };
   return deepFreeze(config);
+}
+
+function metadataDocumentSettings(read: SettingReader): AppConfig['metadataDocuments'] {
+  const cacheMinSeconds = read.duration(S.cimdCacheMin) ?? 300;
+  const cacheMaxSeconds = read.duration(S.cimdCacheMax) ?? 86400;
+  if (cacheMaxSeconds < cacheMinSeconds) {
+    throw new ConfigError(`${read.name(S.cimdCacheMax)} must not be shorter than ${read.name(S.cimdCacheMin)}`);
+  }
+  const fetchTimeout = read.duration(S.cimdFetchTimeout) ?? 5;
+  if (fetchTimeout > 30) throw new ConfigError(`${read.name(S.cimdFetchTimeout)} must be at most 30 s: a sign-in waits for it`);
+  const caFile = read.string(S.cimdTrustedCaFile);
+  return {
+    enabled: read.boolean(S.cimdEnabled) ?? false,
+    allowedDomains: read.list(S.cimdAllowedDomains, (v) => /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(v), 'host names such as example.com or *.example.com')
+      .map((d) => d.toLowerCase()),
+    allowedAddresses: read.list(S.cimdAllowedAddresses, isCidr, 'CIDR ranges such as 127.0.0.1/32 or 10.0.0.0/8'),
+    cacheMinSeconds,
+    cacheMaxSeconds,
+    fetchTimeoutMs: fetchTimeout * 1000,
+    trustedCa: caFile === undefined ? undefined : read.pemFile(S.cimdTrustedCaFile, caFile),
+    dnsServers: read.list(S.cimdDnsServers, isDnsServer, 'IP addresses, optionally with :port'),
+  };
+}
+
+function isCidr(value: string): boolean {
+  try {
+    ipaddr.parseCIDR(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isDnsServer(value: string): boolean {
+  const match = /^\[?([0-9a-f.:]+?)\]?(?::(\d{1,5}))?$/i.exec(value);
+  return !!match && isIP(match[1]) !== 0 && (match[2] === undefined || Number(match[2]) <= 65535);
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -293,6 +339,30 @@ class SettingReader {
     // Never echo the value: it usually holds a password.
     if (!ok) this.fail(source, 'must be a postgres:// or postgresql:// URL with a host');
     return value;
+  }
+
+  /** A list: comma-separated in the environment, a YAML list (or the same string) in the file. */
+  list(source: Source, valid: (value: string) => boolean, what: string): string[] {
+    const value = this.raw(source);
+    if (value === undefined) return [];
+    const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : undefined;
+    if (!items || !items.every((i) => typeof i === 'string')) this.fail(source, `must be a list of ${what}`);
+    const trimmed = (items as string[]).map((i) => i.trim()).filter((i) => i !== '');
+    const bad = trimmed.find((i) => !valid(i));
+    if (bad !== undefined) this.fail(source, `must be a list of ${what}; "${bad}" is not one`);
+    return trimmed;
+  }
+
+  /** A PEM file, read now so a wrong path stops the start rather than the first fetch. */
+  pemFile(source: Source, path: string): string {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      this.fail(source, `names a file that cannot be read (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+    if (!text.includes('-----BEGIN CERTIFICATE-----')) this.fail(source, 'must name a PEM file of certificates');
+    return text;
   }
 
   /** A secret is never echoed in an error. */

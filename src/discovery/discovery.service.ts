@@ -60,6 +60,8 @@ export class DiscoveryService {
       // RFC 9207: every authorization response carries `iss`, against mix-up attacks.
       authorization_response_iss_parameter_supported: true,
       service_documentation: url(ENDPOINTS.docs),
+      // draft-ietf-oauth-client-id-metadata-document §5: a client_id may be the URL of the client's metadata.
+      ...(config.metadataDocuments.enabled ? { client_id_metadata_document_supported: true } : {}),
     };
     this.openid = {
       ...this.oauth,

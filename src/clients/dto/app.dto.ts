@@ -41,7 +41,7 @@ export class AppDto {
   @ApiProperty() client_id!: string;
   @ApiProperty() name!: string;
   @ApiProperty() display_name!: string;
-  @ApiProperty({ enum: ['api', 'dcr'] }) provenance!: AppProvenance;
+  @ApiProperty({ enum: ['api', 'dcr', 'cimd'], description: '`cimd`: the client_id is the URL of its metadata document' }) provenance!: AppProvenance;
   @ApiProperty({ format: 'uuid' }) org_id!: string;
   @ApiProperty({ type: [String] }) redirect_uris!: string[];
   @ApiProperty({ type: [String] }) grant_types!: string[];

@@ -3,11 +3,21 @@ import {
 } from 'typeorm';
 import { OrgEntity } from '../../identity/entities/org.entity';
 
-export type AppProvenance = 'api' | 'dcr';
+/**
+ * Who registered the app: an admin (`api`), the app itself by RFC 7591 (`dcr`), or nobody — its client_id is the
+ * URL of a metadata document it publishes (`cimd`, draft-ietf-oauth-client-id-metadata-document), kept here as a
+ * copy refreshed from the document.
+ */
+export type AppProvenance = 'api' | 'dcr' | 'cimd';
+
+/** Apps nobody in the organisation vouched for: registered by themselves or identified by their own document. */
+export function isSelfRegistered(app: Pick<AppEntity, 'provenance'>): boolean {
+  return app.provenance !== 'api';
+}
 export type TokenEndpointAuthMethod = 'client_secret_basic' | 'client_secret_post' | 'none';
 export type ApplicationType = 'web' | 'native';
 
-/** An OAuth client (RFC 6749 §2). Registered by an admin (`api`) or by itself (`dcr`, RFC 7591). */
+/** An OAuth client (RFC 6749 §2). Registered by an admin (`api`), by itself (`dcr`, RFC 7591), or by a document (`cimd`). */
 @Entity({ name: 'apps' })
 @Index('UQ_apps_client_id', ['clientId'], { unique: true })
 @Index('IDX_apps_org_id', ['orgId'])
@@ -16,7 +26,8 @@ export class AppEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
 
-  @Column({ name: 'client_id', type: 'varchar', length: 64 })
+  /** Generated (24 characters) for registered apps; the document's URL for `cimd` apps. */
+  @Column({ name: 'client_id', type: 'varchar', length: 1024 })
   clientId!: string;
 
   /** bcrypt of the client secret; null for public clients (`none`). */
@@ -76,6 +87,14 @@ export class AppEntity {
   /** When an admin reviewed this self-registered app and made it the organisation's (provenance `api` since). */
   @Column({ name: 'reviewed_at', type: 'timestamptz', nullable: true })
   reviewedAt!: Date | null;
+
+  /** `cimd`: when the document was last fetched; a stale copy stands in for a failing host until the cache ceiling. */
+  @Column({ name: 'metadata_fetched_at', type: 'timestamptz', nullable: true })
+  metadataFetchedAt!: Date | null;
+
+  /** `cimd`: until when the copy is used without fetching the document again (its cache headers, within bounds). */
+  @Column({ name: 'metadata_expires_at', type: 'timestamptz', nullable: true })
+  metadataExpiresAt!: Date | null;
 
   /** Last successful authentication or authorization; idle self-registered apps are removed (SPEC §5). */
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })

@@ -52,6 +52,7 @@ const MAX_NAME_LENGTH = 200;
 const GRANT_TYPES: Record<AppProvenance, readonly string[]> = {
   // RFC 7591 registrations run the user-facing flows only (SPEC §5).
   dcr: ['authorization_code', 'refresh_token'],
+  cimd: ['authorization_code', 'refresh_token'],
   api: ['authorization_code', 'refresh_token', 'client_credentials'],
 };
 const AUTH_METHODS: readonly TokenEndpointAuthMethod[] = ['client_secret_basic', 'client_secret_post', 'none'];
@@ -164,7 +165,7 @@ function checkScopes(value: unknown, provenance: AppProvenance, scopes: ScopesSe
   if (!names) throw invalid('scope', 'scope must be a space-separated list of scope names');
   for (const name of names) {
     if (!scopes.isKnown(name)) throw invalid('scope', `scope: "${name}" is not a scope of this server (see /oauth2/scopes)`);
-    if (provenance === 'dcr' && !scopes.isSelfRegistrable(name)) throw invalid('scope', `scope: "${name}" cannot be self-registered`);
+    if (provenance !== 'api' && !scopes.isSelfRegistrable(name)) throw invalid('scope', `scope: "${name}" cannot be self-registered`);
   }
   return names;
 }

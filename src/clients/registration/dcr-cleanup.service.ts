@@ -32,7 +32,7 @@ export class DcrCleanupService {
     await this.apps.flushUsage();
     // In batches of a hundred apps: each takes its grants, codes and refresh tokens with it (ON DELETE CASCADE).
     const { rows: affected } = await deleteInBatches(this.dataSource, 'apps', 'id',
-      `provenance = 'dcr'
+      `provenance IN ('dcr', 'cimd')
         AND ((last_used_at IS NULL AND created_at < now() - make_interval(secs => $1))
           OR (last_used_at < now() - make_interval(secs => $2)
               AND NOT EXISTS (SELECT 1 FROM refresh_tokens t

@@ -81,7 +81,7 @@ export class ScopesService {
 
   /** What an app gets when it names no scope: everything but `admin`; for a self-registered one, nothing privileged. */
   defaultFor(provenance: AppProvenance): string[] {
-    return this.names().filter((s) => (provenance === 'dcr' ? !NOT_SELF_REGISTRABLE.has(s) : s !== 'admin'));
+    return this.names().filter((s) => (provenance === 'api' ? s !== 'admin' : !NOT_SELF_REGISTRABLE.has(s)));
   }
 
   isSelfRegistrable(name: string): boolean {
@@ -102,7 +102,7 @@ export class ScopesService {
     const allowed = this.allowedForRole(role);
     return requested.filter((s) =>
       allowed.includes(s) &&
-      (app.provenance !== 'dcr' || !NOT_SELF_REGISTRABLE.has(s)) &&
+      (app.provenance === 'api' || !NOT_SELF_REGISTRABLE.has(s)) &&
       (s !== 'offline_access' || app.grantTypes.includes('refresh_token')));
   }
 

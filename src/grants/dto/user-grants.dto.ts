@@ -6,7 +6,7 @@ export class AuthorizationDto {
   @ApiProperty() app_name!: string;
   @ApiProperty() app_display_name!: string;
   @ApiProperty() app_client_id!: string;
-  @ApiProperty({ enum: ['api', 'dcr'] }) app_provenance!: string;
+  @ApiProperty({ enum: ['api', 'dcr', 'cimd'] }) app_provenance!: string;
   @ApiProperty({ type: [String] }) scope!: string[];
 }
 

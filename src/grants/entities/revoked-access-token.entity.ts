@@ -4,7 +4,7 @@ import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm'
 @Entity({ name: 'revoked_access_tokens' })
 @Index('IDX_revoked_access_tokens_expires_at', ['expiresAt'])
 export class RevokedAccessTokenEntity {
-  @PrimaryColumn({ type: 'varchar', length: 64, primaryKeyConstraintName: 'PK_revoked_access_tokens' })
+  @PrimaryColumn({ type: 'varchar', length: 1024, primaryKeyConstraintName: 'PK_revoked_access_tokens' })
   jti!: string;
 
   @Column({ name: 'expires_at', type: 'timestamptz' })
