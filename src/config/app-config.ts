@@ -53,6 +53,14 @@ export interface AppConfig {
     readonly refreshTokenTtl: number;
     /** RFC 6749 §4.1.2 recommends at most 10 minutes; a minute is plenty for a redirect. */
     readonly authCodeTtl: number;
+    /**
+     * Seconds during which a refresh token just rotated, presented again by the same client, answers the same
+     * successor instead of revoking its family: an agent that retries a refresh whose answer it lost, or runs
+     * several at once, keeps its session. 0 (the default) is strict rotation. RFC 9700 §4.14.2 makes reuse
+     * detection the defence against a stolen refresh token, and every second of grace is a second in which a thief
+     * racing the client is not detected, so it is bounded to 5 minutes.
+     */
+    readonly refreshReuseGrace: number;
     /** Encrypts signing keys at rest when set. */
     readonly keyEncryptionSecret?: string;
     /** Scopes declared in configuration, on top of the built-in ones. */

@@ -48,6 +48,18 @@ describe('loadConfig', () => {
     expect(loadConfig({ SHUTDOWN_DRAIN_DELAY: '0', SHUTDOWN_TIMEOUT: '1m' }).shutdown).toEqual({ drainDelayMs: 0, timeoutMs: 60_000 });
   });
 
+  it('reads the refresh-token reuse grace: strict (0) unless set, in seconds or with a unit', () => {
+    expect(loadConfig({}).authorizationServer.refreshReuseGrace).toBe(0);
+    expect(loadConfig({ OAUTH2_REFRESH_REUSE_GRACE: '0' }).authorizationServer.refreshReuseGrace).toBe(0);
+    expect(loadConfig({ OAUTH2_REFRESH_REUSE_GRACE: '30' }).authorizationServer.refreshReuseGrace).toBe(30);
+    expect(loadConfig({ OAUTH2_REFRESH_REUSE_GRACE: '5m' }).authorizationServer.refreshReuseGrace).toBe(300);
+  });
+
+  it('reads the refresh-token reuse grace from the YAML tree', () => {
+    const file = yamlFile('auth:\n  oauth2:\n    authorizationServer:\n      refreshReuseGrace: 1m\n');
+    expect(loadConfig({ CONFIG_FILE: file }).authorizationServer.refreshReuseGrace).toBe(60);
+  });
+
   it('reads the housekeeping interval: ten minutes unless set', () => {
     expect(loadConfig({}).housekeeping).toEqual({ intervalMs: 600_000 });
     expect(loadConfig({ HOUSEKEEPING_INTERVAL: '2s' }).housekeeping).toEqual({ intervalMs: 2000 });
@@ -146,6 +158,10 @@ auth:
       [{ OAUTH2_SCOPES: 'openid=mine' }, 'OAUTH2_SCOPES declares the scope "openid" twice or redefines a built-in scope'],
       [{ OAUTH2_SCOPES: 'bad"scope=desc' }, 'OAUTH2_SCOPES has a scope with an invalid name'],
       [{ OAUTH2_SCOPES: 'reports=' }, 'OAUTH2_SCOPES needs a description for the scope "reports"'],
+      [{ OAUTH2_REFRESH_REUSE_GRACE: '301' }, 'OAUTH2_REFRESH_REUSE_GRACE must be at most 300 seconds, not "301": a longer window weakens reuse detection (RFC 9700 §4.14.2)'],
+      [{ OAUTH2_REFRESH_REUSE_GRACE: '1h' }, 'OAUTH2_REFRESH_REUSE_GRACE must be at most 300 seconds, not "1h"'],
+      [{ OAUTH2_REFRESH_REUSE_GRACE: '-1' }, 'OAUTH2_REFRESH_REUSE_GRACE must be a positive duration'],
+      [{ OAUTH2_REFRESH_REUSE_GRACE: 'a bit' }, 'OAUTH2_REFRESH_REUSE_GRACE must be a positive duration'],
       [{ CONFIG_FILE: '/nonexistent/portcullis.yaml' }, 'CONFIG_FILE /nonexistent/portcullis.yaml cannot be read: ENOENT'],
     ])('%j', (env, message) => {
       const error = errorOf(env as Record<string, string>);

@@ -34,6 +34,7 @@ const S = {
   accessTokenTtl: { env: 'ACCESS_TOKEN_TTL', yaml: 'auth.oauth2.authorizationServer.accessTokenTTL' },
   refreshTokenTtl: { env: 'REFRESH_TOKEN_TTL', yaml: 'auth.oauth2.authorizationServer.refreshTokenTTL' },
   authCodeTtl: { env: 'AUTH_CODE_TTL', yaml: 'auth.oauth2.authorizationServer.authCodeTTL' },
+  refreshReuseGrace: { env: 'OAUTH2_REFRESH_REUSE_GRACE', yaml: 'auth.oauth2.authorizationServer.refreshReuseGrace' },
   keyEncryptionSecret: { env: 'KEY_ENCRYPTION_SECRET', yaml: 'auth.oauth2.authorizationServer.keyEncryptionSecret' },
   scopes: { env: 'OAUTH2_SCOPES', yaml: 'auth.oauth2.scopes' },
   dcrEnabled: { env: 'OAUTH2_DCR_ENABLED', yaml: 'auth.oauth2.dcr.enabled' },
@@ -59,6 +60,8 @@ const BUILT_IN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access',
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+/** Seconds: beyond this a refresh-token grace window stops being a retry allowance. */
+const MAX_REFRESH_REUSE_GRACE = 300;
 
 /**
  * Reads and validates every setting once. Throws a ConfigError whose message is one line naming the setting
@@ -112,6 +115,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       accessTokenTtl: read.duration(S.accessTokenTtl) ?? 900,
       refreshTokenTtl: read.duration(S.refreshTokenTtl) ?? 30 * 86400,
       authCodeTtl: read.duration(S.authCodeTtl) ?? 60,
+      refreshReuseGrace: read.delay(S.refreshReuseGrace, MAX_REFRESH_REUSE_GRACE, 'a longer window weakens reuse detection (RFC 9700 §4.14.2)') ?? 0,
       keyEncryptionSecret,
       extraScopes: read.scopes(S.scopes),
     },
@@ -297,9 +301,13 @@ class SettingReader {
     return seconds;
   }
 
-  /** Like a duration, but 0 is allowed: a wait that can be switched off. */
-  delay(source: Source): number | undefined {
-    return this.string(source) === '0' ? 0 : this.duration(source);
+  /** Like a duration, but 0 is allowed: a wait that can be switched off. With `max`, longer is refused, saying `why`. */
+  delay(source: Source, max?: number, why?: string): number | undefined {
+    const seconds = this.string(source) === '0' ? 0 : this.duration(source);
+    if (max !== undefined && seconds !== undefined && seconds > max) {
+      this.fail(source, `must be at most ${max} seconds, not "${this.string(source)}": ${why}`);
+    }
+    return seconds;
   }
 
   oneOf<T extends string>(source: Source, allowed: readonly T[]): T | undefined {

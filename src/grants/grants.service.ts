@@ -13,7 +13,9 @@ import { UserCredentialHooks, UserTokenRevoker } from '../identity/users/user-cr
 import { AccessTokenDenyList } from './access-token-deny-list.service';
 import { AuthorizationCodesService, NewAuthorizationCode } from './authorization-codes.service';
 import { GrantEntity } from './entities/grant.entity';
-import { accessTokensOf, RefreshTokensService } from './refresh-tokens.service';
+import { accessTokensOf, RecordedAccessToken, RefreshTokensService } from './refresh-tokens.service';
+
+export type { RecordedAccessToken } from './refresh-tokens.service';
 
 /** Consent remembered for a user and an app (SPEC §3): its grant. */
 export interface Consent {
@@ -184,23 +186,24 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
 
   /**
    * Rotates a live refresh token of this app: `mint` signs the new access token within the rotation (a refusal
-   * rolls it back and leaves the token usable). A rotated token presented again revokes its whole family.
+   * rolls it back and leaves the token usable). A rotated token presented again revokes its whole family — unless,
+   * within the grace window, it is answered again: then `mint` is given the successor and the access token recorded
+   * beside it, which it must sign again as it was (`reissue`).
    */
-  async rotateRefreshToken<T>(raw: string, appId: string, mint: (parent: PresentedRefreshToken) => Promise<RefreshMint<T>>): Promise<{ value: T; refreshToken: string }> {
-    let value: T | undefined;
-    let grantId = '';
-    const result = await this.refreshTokens.rotate(raw, appId, async (parent) => {
-      const minted = await mint(parent);
-      value = minted.value;
-      grantId = parent.grantId;
-      return { accessTokenJti: minted.accessToken.jti, accessTokenExpiresAt: minted.accessToken.expiresAt, scopes: minted.scopes };
+  async rotateRefreshToken<T>(
+    raw: string, appId: string, mint: (basis: PresentedRefreshToken, reissue?: RecordedAccessToken) => Promise<RefreshMint<T>>,
+  ): Promise<{ value: T; refreshToken: string }> {
+    const result = await this.refreshTokens.rotate(raw, appId, async (basis, reissue) => {
+      const minted = await mint(basis, reissue);
+      return { accessTokenJti: minted.accessToken.jti, accessTokenExpiresAt: minted.accessToken.expiresAt, scopes: minted.scopes, value: minted.value };
     });
     if (!result.ok) {
       if (result.reason === 'reused') this.logger.warn({ appId }, 'rotated refresh token reused: its family is revoked');
       throw invalidGrant('the refresh token is invalid, expired, revoked or already used', result.reason);
     }
-    this.markUsed(grantId);
-    return { value: value as T, refreshToken: result.refreshToken };
+    if (result.again) this.logger.log({ appId }, 'rotated refresh token presented again within the grace window: its successor is answered again');
+    this.markUsed(result.basis.grantId);
+    return { value: result.minted.value, refreshToken: result.refreshToken };
   }
 
   /** The live refresh token behind a raw value, if any. */

@@ -18,6 +18,13 @@ export interface ChildMint {
   readonly scopes: readonly string[];
 }
 
+/** An access token's identity as it was recorded beside its refresh token, to sign it again unchanged. */
+export interface RecordedAccessToken {
+  readonly jti: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
 /** A live refresh token being rotated, as statement 1 of a rotation reads it. */
 export interface RotatableToken {
   readonly id: string;
@@ -37,7 +44,7 @@ const FIND_ROTATABLE = prepared('refresh-find-rotatable', `
 
 const ROTATE = prepared('refresh-rotate', `
   WITH parent AS (
-    UPDATE refresh_tokens SET rotated_at = now()
+    UPDATE refresh_tokens SET rotated_at = now(), successor_key = $7::bytea
      WHERE id = $1::uuid AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > now()
      RETURNING id, family_id, grant_id, app_id, user_id, authorization_code_id, resources, auth_time
   )
@@ -47,14 +54,42 @@ const ROTATE = prepared('refresh-rotate', `
     FROM parent
   RETURNING id`);
 
-export type RotationResult =
-  | { readonly ok: true; readonly parent: RotatableToken; readonly refreshToken: string }
+/**
+ * The live successor of a token this app rotated within the grace window, neither of them revoked, with the key it
+ * was derived from; its access token must still be live too, so an answer never carries a dead one.
+ */
+const FIND_SUCCESSOR = prepared('refresh-find-successor', `
+  SELECT p.successor_key AS "successorKey", c.token_hash AS "tokenHash",
+         c.id, c.family_id AS "familyId", c.grant_id AS "grantId", c.app_id AS "appId", c.user_id AS "userId", c.scopes, c.resources, c.auth_time AS "authTime",
+         c.access_token_jti AS "accessTokenJti", c.access_token_expires_at AS "accessTokenExpiresAt"
+    FROM refresh_tokens p
+    JOIN refresh_tokens c ON c.family_id = p.family_id AND c.parent_id = p.id
+   WHERE p.token_hash = $1 AND p.app_id = $2 AND p.successor_key IS NOT NULL AND p.revoked_at IS NULL
+     AND p.rotated_at > now() - make_interval(secs => $3)
+     AND c.rotated_at IS NULL AND c.revoked_at IS NULL AND c.expires_at > now()
+     AND c.access_token_jti IS NOT NULL AND c.access_token_expires_at > now()`);
+
+interface Successor extends RotatableToken {
+  readonly successorKey: Buffer;
+  readonly tokenHash: string;
+  readonly accessTokenJti: string;
+  readonly accessTokenExpiresAt: Date;
+}
+
+/**
+ * `basis` is the token whose scopes and resources the answer was minted from: the presented one, or, when a
+ * rotation is answered again within the grace window (`again`), the successor it had produced.
+ */
+export type RotationResult<M extends ChildMint> =
+  | { readonly ok: true; readonly basis: RotatableToken; readonly refreshToken: string; readonly minted: M; readonly again: boolean }
   | { readonly ok: false; readonly reason: 'unknown' | 'expired' | 'foreign' | 'reused' };
 
 /**
- * Refresh tokens (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): 256 random bits stored as SHA-256, rotated on every use.
- * Rotation is one conditional UPDATE and the child's INSERT in one statement, so of N concurrent uses exactly
- * one wins, and a loser that then revokes the family also revokes the winner's child.
+ * Refresh tokens (OAuth 2.1 §4.3.1, RFC 9700 §4.14.2): 256 bits stored as SHA-256, rotated on every use. Rotation
+ * is one conditional UPDATE and the child's INSERT in one statement, so of N concurrent uses exactly one wins, and a
+ * loser that then revokes the family also revokes the winner's child — unless a grace window
+ * (OAUTH2_REFRESH_REUSE_GRACE) is set: then the child is derived from its parent and a random key kept on the
+ * parent's row, and a loser, or a retry by the same client within the window, is answered the winner's child again.
  */
 @Injectable()
 export class RefreshTokensService {
@@ -69,24 +104,36 @@ export class RefreshTokensService {
   ) {}
 
   /**
-   * Rotates the presented token in two statements: it is read, `mintChild` signs the new access token (given the
-   * parent; a refusal writes nothing and leaves the token usable), then ONE statement marks it rotated and inserts
-   * its child, only if it is still live. Of N concurrent uses exactly one wins; a token presented again after
-   * rotation — or beaten to it by a concurrent use — revokes its whole family.
+   * Rotates the presented token in two statements: it is read, `mint` signs the new access token (given the parent;
+   * a refusal writes nothing and leaves the token usable), then ONE statement marks it rotated and inserts its child,
+   * only if it is still live. Of N concurrent uses exactly one wins; a token presented again after rotation — or
+   * beaten to it by a concurrent use — revokes its whole family, unless the grace window answers it again.
    */
-  async rotate(raw: string, appId: string, mintChild: (parent: RotatableToken) => Promise<ChildMint>): Promise<RotationResult> {
+  async rotate<M extends ChildMint>(raw: string, appId: string, mint: (basis: RotatableToken, reissue?: RecordedAccessToken) => Promise<M>): Promise<RotationResult<M>> {
     const hash = this.crypto.sha256Hex(raw);
+    const grace = this.config.authorizationServer.refreshReuseGrace;
     const [parent] = await this.sql.rows<RotatableToken>(FIND_ROTATABLE, [hash, appId]);
     if (parent) {
-      const child = await mintChild(parent);
-      const refreshToken = this.crypto.randomToken(32);
+      const minted = await mint(parent);
+      // Strict rotation: a random child. With a grace window, one that the parent's row and the parent token
+      // together can reproduce, and neither alone: HMAC-SHA256 under a random key kept on the parent's row.
+      const successorKey = grace > 0 ? this.crypto.randomKey(32) : null;
+      const refreshToken = successorKey ? this.crypto.derivedToken(successorKey, raw) : this.crypto.randomToken(32);
       const expiresAt = new Date(this.clock.now().getTime() + this.config.authorizationServer.refreshTokenTtl * 1000);
       // RFC 6749 §6: the new refresh token keeps the scope of the one it replaces (only the access token narrows),
-      // less what the user's role or the app no longer allows (SPEC §4): `child.scopes`.
-      const rotated = await this.sql.rows(ROTATE, [parent.id, this.crypto.sha256Hex(refreshToken), [...child.scopes], child.accessTokenJti, child.accessTokenExpiresAt, expiresAt]);
-      if (rotated.length === 1) return { ok: true, parent, refreshToken };
+      // less what the user's role or the app no longer allows (SPEC §4): `minted.scopes`.
+      const rotated = await this.sql.rows(ROTATE, [
+        parent.id, this.crypto.sha256Hex(refreshToken), [...minted.scopes], minted.accessTokenJti, minted.accessTokenExpiresAt, expiresAt, successorKey,
+      ]);
+      if (rotated.length === 1) return { ok: true, basis: parent, refreshToken, minted, again: false };
+      // Beaten by a concurrent use. Ours waited on the row lock until that one committed, so what it wrote (the
+      // parent rotated, its child) is visible to the next statement; the access token minted here is dropped.
     }
 
+    if (grace > 0) {
+      const again = await this.answerAgain(raw, hash, appId, grace, mint);
+      if (again) return again;
+    }
     const existing = await this.tokens.findOneBy({ tokenHash: hash });
     if (!existing) return { ok: false, reason: 'unknown' };
     if (existing.appId !== appId) return { ok: false, reason: 'foreign' };
@@ -95,6 +142,29 @@ export class RefreshTokensService {
       return { ok: false, reason: 'reused' };
     }
     return { ok: false, reason: 'expired' };
+  }
+
+  /**
+   * The grace window: the same app presenting a token it rotated less than OAUTH2_REFRESH_REUSE_GRACE ago, while
+   * the successor is live, gets that rotation's answer again — the same successor, recomputed, and the access token
+   * recorded beside it signed again with its `jti`, `iat` and `exp`, so the deny list still kills every copy.
+   * Nothing is written: the family never forks, and no access token is issued that is not recorded. Anything else
+   * (the window passed, the family moved on or was revoked, another app) is left to the strict rule.
+   */
+  private async answerAgain<M extends ChildMint>(
+    raw: string, hash: string, appId: string, grace: number, mint: (basis: RotatableToken, reissue?: RecordedAccessToken) => Promise<M>,
+  ): Promise<RotationResult<M> | undefined> {
+    const [successor] = await this.sql.rows<Successor>(FIND_SUCCESSOR, [hash, appId, grace]);
+    if (!successor) return undefined;
+    const refreshToken = this.crypto.derivedToken(successor.successorKey, raw);
+    if (this.crypto.sha256Hex(refreshToken) !== successor.tokenHash) return undefined; // not derived from this key
+    const expiresAt = new Date(successor.accessTokenExpiresAt);
+    // A rotation signs its access token for ACCESS_TOKEN_TTL exactly (never cut by `notAfter`), so its `iat` was
+    // its `exp` less that; never later than now, should the setting have been shortened since.
+    const issuedAt = new Date(Math.min(expiresAt.getTime() - this.config.authorizationServer.accessTokenTtl * 1000, this.clock.now().getTime()));
+    const minted = await mint(successor, { jti: successor.accessTokenJti, issuedAt, expiresAt });
+    if (minted.accessTokenJti !== successor.accessTokenJti) throw new Error('a rotation answered again must sign its recorded access token again');
+    return { ok: true, basis: successor, refreshToken, minted, again: true };
   }
 
   /** The live token (not rotated, revoked or expired) behind a raw value. */

@@ -5,7 +5,7 @@ import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { GrantsService } from '../grants/grants.service';
+import { GrantsService, RecordedAccessToken } from '../grants/grants.service';
 import { BrowserSessionsService } from '../identity/sessions/browser-sessions.service';
 import { SIGNING_ALG, SigningKeysService } from './signing-keys.service';
 
@@ -38,6 +38,11 @@ export interface AccessTokenRequest {
   readonly extraClaims?: Record<string, unknown>;
   /** The token never outlives this (what it was minted from); by default it lives ACCESS_TOKEN_TTL. */
   readonly notAfter?: Date;
+  /**
+   * A token recorded earlier, signed again with its own `jti`, `iat` and `exp` (a refresh answered again within the
+   * reuse grace window): every copy is the same token to the deny list, so revoking it revokes them all.
+   */
+  readonly reissue?: RecordedAccessToken;
 }
 
 export interface SignedAccessToken {
@@ -73,8 +78,13 @@ export class AccessTokensService {
     const { kid, privateKey } = this.keys.signingKey();
     const now = this.clock.nowSeconds();
     const ttl = this.config.authorizationServer.accessTokenTtl;
-    const expiresIn = request.notAfter ? Math.max(0, Math.min(ttl, Math.floor(request.notAfter.getTime() / 1000) - now)) : ttl;
-    const jti = this.crypto.randomToken(16);
+    const { reissue } = request;
+    const issuedAt = reissue ? Math.floor(reissue.issuedAt.getTime() / 1000) : now;
+    const expiresAt = reissue
+      ? Math.floor(reissue.expiresAt.getTime() / 1000)
+      : now + (request.notAfter ? Math.max(0, Math.min(ttl, Math.floor(request.notAfter.getTime() / 1000) - now)) : ttl);
+    const expiresIn = Math.max(0, expiresAt - now);
+    const jti = reissue?.jti ?? this.crypto.randomToken(16);
     const resources = request.resources ?? [];
     const token = await new SignJWT({
       ...request.extraClaims,
@@ -86,11 +96,11 @@ export class AccessTokensService {
       .setIssuer(this.issuer)
       .setSubject(request.subject)
       .setAudience(resources.length === 0 ? this.issuer : resources.length === 1 ? resources[0] : [...resources])
-      .setIssuedAt(now)
-      .setExpirationTime(now + expiresIn)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
       .setJti(jti)
       .sign(privateKey);
-    return { token, jti, expiresIn, expiresAt: new Date((now + expiresIn) * 1000) };
+    return { token, jti, expiresIn, expiresAt: new Date(expiresAt * 1000) };
   }
 
   /** OpenID Connect Core §2: for the client, about the user who signed in. */

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import * as bcrypt from 'bcrypt';
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** bcrypt cost: about 45 ms per hash here (OWASP's minimum is 10). */
 export const BCRYPT_COST = 10;
@@ -11,6 +11,16 @@ export class CryptoService {
   /** `bytes` random bytes as base64url: 32 bytes = the 256 bits SPEC §3 asks of codes, sessions and tokens. */
   randomToken(bytes = 32): string {
     return randomBytes(bytes).toString('base64url');
+  }
+
+  /** A random secret key of `bytes` bytes, for `derivedToken`. */
+  randomKey(bytes = 32): Buffer {
+    return randomBytes(bytes);
+  }
+
+  /** base64url(HMAC-SHA256(key, value)): a token that only whoever holds both the key and `value` can reproduce. */
+  derivedToken(key: Buffer, value: string): string {
+    return createHmac('sha256', key).update(value, 'utf8').digest('base64url');
   }
 
   /** Lookup hash of a high-entropy value (codes, refresh tokens, session ids): a salt adds nothing there. */

@@ -6,7 +6,8 @@ import { GrantEntity } from './grant.entity';
 
 /**
  * One refresh token. Rotation (OAuth 2.1 §4.3.1) makes a chain: every token of a chain shares `familyId`, points
- * at its `parent`, and all but the newest carry `rotatedAt`. Presenting a rotated token revokes the family.
+ * at its `parent`, and all but the newest carry `rotatedAt`. Presenting a rotated token revokes the family (within a
+ * grace window, by the same client while its successor is live: answers that successor again).
  */
 @Entity({ name: 'refresh_tokens' })
 @Index('UQ_refresh_tokens_token_hash', ['tokenHash'], { unique: true })
@@ -91,4 +92,12 @@ export class RefreshTokenEntity {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt!: Date | null;
+
+  /**
+   * With a reuse grace window (OAUTH2_REFRESH_REUSE_GRACE), the random key this token's successor was derived from:
+   * the successor is HMAC-SHA256(key, this token), so only someone holding both this row and this token can
+   * reproduce it, to answer a retried refresh with the same successor. Null under strict rotation.
+   */
+  @Column({ name: 'successor_key', type: 'bytea', nullable: true, select: false })
+  successorKey!: Buffer | null;
 }

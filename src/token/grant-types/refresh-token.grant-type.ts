@@ -29,14 +29,15 @@ export class RefreshTokenGrantType implements GrantTypeHandler {
   async handle(client: AuthenticatedClient, request: TokenRequestDto): Promise<TokenResponseDto> {
     if (!request.refresh_token) throw invalidRequest('refresh_token is missing');
 
-    // Checked inside the rotation: a refused request rolls back and leaves the token usable.
-    const { value, refreshToken } = await this.grants.rotateRefreshToken(request.refresh_token, client.app.id, async (parent) => {
+    // Checked inside the rotation: a refused request rolls back and leaves the token usable. Within the reuse grace
+    // window a rotation may be answered again: `reissue` is then the access token recorded with it, signed again.
+    const { value, refreshToken } = await this.grants.rotateRefreshToken(request.refresh_token, client.app.id, async (parent, reissue) => {
       const user = await this.users.findById(parent.userId);
       if (!user) throw invalidGrant('the refresh token is invalid, expired, revoked or already used', 'user gone');
       const stillAllowed = this.scopes.grantable(parent.scopes, user.role, client.app).filter((s) => client.app.scopes.includes(s));
       const scopes = checkNarrowedScope(request.scope, stillAllowed);
       const resources = checkAuthorizedResource(request.resource, parent.resources);
-      const access = await this.accessTokens.sign({ subject: parent.userId, clientId: client.app.clientId, scopes, resources, authTime: parent.authTime });
+      const access = await this.accessTokens.sign({ subject: parent.userId, clientId: client.app.clientId, scopes, resources, authTime: parent.authTime, reissue });
       const idToken = scopes.includes('openid')
         ? await this.accessTokens.signIdToken({ subject: parent.userId, clientId: client.app.clientId, authTime: parent.authTime })
         : undefined;
