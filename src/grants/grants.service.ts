@@ -274,10 +274,11 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
   }
 
   /** Expired rows (SPEC §6). */
-  async pruneExpired(): Promise<{ codes: Pruned; refreshTokens: Pruned; revokedAccessTokens: Pruned }> {
+  async pruneExpired(): Promise<{ codes: Pruned; refreshTokens: Pruned; successorKeys: Pruned; revokedAccessTokens: Pruned }> {
     return {
       codes: await this.codes.pruneExpired(),
       refreshTokens: await this.refreshTokens.pruneExpired(),
+      successorKeys: await this.refreshTokens.forgetSuccessorKeys(),
       revokedAccessTokens: await this.denyList.pruneExpired(),
     };
   }

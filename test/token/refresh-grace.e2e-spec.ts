@@ -1,6 +1,8 @@
 import { decodeJwt } from 'jose';
 import { randomBytes } from 'node:crypto';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { MaintenanceService } from '../../src/token/maintenance.service';
 import { bootApp, TestApp } from '../helpers/app';
 import { createApp, RegisteredApp } from '../helpers/clients';
 import { createUser, signIn } from '../helpers/identity';
@@ -182,5 +184,17 @@ describe('refresh-token reuse after a grace window passed (OAUTH2_REFRESH_REUSE_
     expect((await refresh(s.t, s.web, first.refresh_token!)).body).toEqual(oauthError('invalid_grant'));
     expect((await refresh(s.t, s.web, second.refresh_token!)).body).toEqual(oauthError('invalid_grant'));
     expect(await isActive(s, second.access_token)).toBe(false);
+  });
+
+  it('housekeeping forgets the successor keys of rotations older than the window, in a batch', async () => {
+    const { cookie } = await s.freshUser();
+    const first = await issueTokens(s.t, s.web, cookie);
+    await rotate(s.t, s.web, first.refresh_token!);
+    const keys = async () => Number((await s.t.app.get(DataSource).query('SELECT count(*) AS n FROM refresh_tokens WHERE successor_key IS NOT NULL'))[0].n);
+    expect(await keys()).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const pruned = await s.t.app.get(MaintenanceService).prune();
+    expect(pruned.successorKeys).toEqual({ rows: expect.any(Number), batches: 1 });
+    expect(await keys()).toBe(0);
   });
 });

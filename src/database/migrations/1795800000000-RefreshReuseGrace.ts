@@ -11,9 +11,12 @@ export class RefreshReuseGrace1795800000000 implements MigrationInterface {
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`ALTER TABLE "refresh_tokens" ADD "successor_key" bytea`);
+    // Housekeeping forgets the keys once their window has passed; it finds them here, not by scanning the table.
+    await queryRunner.query(`CREATE INDEX "IDX_refresh_tokens_successor_key_rotated_at" ON "refresh_tokens" ("rotated_at") WHERE "successor_key" IS NOT NULL`);
   }
 
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(`DROP INDEX "public"."IDX_refresh_tokens_successor_key_rotated_at"`);
     await queryRunner.query(`ALTER TABLE "refresh_tokens" DROP COLUMN "successor_key"`);
   }
 }

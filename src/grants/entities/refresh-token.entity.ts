@@ -11,6 +11,7 @@ import { GrantEntity } from './grant.entity';
  */
 @Entity({ name: 'refresh_tokens' })
 @Index('UQ_refresh_tokens_token_hash', ['tokenHash'], { unique: true })
+@Index('IDX_refresh_tokens_successor_key_rotated_at', ['rotatedAt'], { where: '"successor_key" IS NOT NULL' })
 @Index('IDX_refresh_tokens_family_id', ['familyId'])
 @Index('IDX_refresh_tokens_grant_id', ['grantId'])
 @Index('IDX_refresh_tokens_user_id', ['userId'])
