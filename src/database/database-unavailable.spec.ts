@@ -1,4 +1,4 @@
-import { QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
+import { QueryRunnerAlreadyReleasedError, QueryRunnerProviderAlreadyReleasedError } from 'typeorm';
 import { isDatabaseUnavailable } from './database-unavailable';
 
 describe('isDatabaseUnavailable', () => {
@@ -16,6 +16,7 @@ describe('isDatabaseUnavailable', () => {
     ['a connection lost mid-query', new Error('Connection terminated unexpectedly')],
     ['a TypeORM error around a driver error', Object.assign(new Error('query failed'), { driverError: withCode('57P01') })],
     ['a transaction whose connection failed between statements', new QueryRunnerProviderAlreadyReleasedError()],
+    ['a COMMIT after the connection failed mid-transaction', new QueryRunnerAlreadyReleasedError()],
     ['both addresses refused (AggregateError)', new AggregateError([withCode('ECONNREFUSED'), withCode('ECONNREFUSED')])],
   ])('is true for %s', (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);

@@ -17,9 +17,10 @@ const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when tryin
 
 /**
  * TypeORM releases a transaction's query runner when its connection reports an error (the server went away
- * between two statements); every later statement of that transaction then fails with this, not the cause.
+ * between two statements); every later statement of that transaction — its COMMIT included — then fails with one
+ * of these, not the cause. (The soak met the second one: a COMMIT after PostgreSQL stopped mid-transaction.)
  */
-const RELEASED_BY_CONNECTION_ERROR = 'QueryRunnerProviderAlreadyReleasedError';
+const RELEASED_BY_CONNECTION_ERROR = new Set(['QueryRunnerProviderAlreadyReleasedError', 'QueryRunnerAlreadyReleasedError']);
 
 /** Seconds a client should wait before trying again. */
 export const DATABASE_RETRY_AFTER_SECONDS = 5;
@@ -27,7 +28,7 @@ export const DATABASE_RETRY_AFTER_SECONDS = 5;
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 3) return false;
   const e = error as { code?: unknown; message?: unknown; name?: unknown; driverError?: unknown; errors?: unknown; cause?: unknown };
-  if (e.name === RELEASED_BY_CONNECTION_ERROR) return true;
+  if (typeof e.name === 'string' && RELEASED_BY_CONNECTION_ERROR.has(e.name)) return true;
   if (typeof e.code === 'string' && (NETWORK_CODES.has(e.code) || UNAVAILABLE_SQLSTATE.test(e.code))) return true;
   if (e.driverError && isDatabaseUnavailable(e.driverError, depth + 1)) return true;
   if (e.cause && isDatabaseUnavailable(e.cause, depth + 1)) return true;
