@@ -3,6 +3,7 @@ import { AddCodeAccessToken1795440000000 } from './1795440000000-AddCodeAccessTo
 import { TokensDieWithTheirSource1795500000000 } from './1795500000000-TokensDieWithTheirSource';
 import { CachedRowsChangeFeed1795600000000 } from './1795600000000-CachedRowsChangeFeed';
 import { AppReview1795700000000 } from './1795700000000-AppReview';
+import { AppAllowedResources1795810000000 } from './1795810000000-AppAllowedResources';
 
 /** Every migration, in order. Listed explicitly so the compiled app and ts-jest load the same set. */
-export const MIGRATIONS = [CreateSchema1795432839251, AddCodeAccessToken1795440000000, TokensDieWithTheirSource1795500000000, CachedRowsChangeFeed1795600000000, AppReview1795700000000];
+export const MIGRATIONS = [CreateSchema1795432839251, AddCodeAccessToken1795440000000, TokensDieWithTheirSource1795500000000, CachedRowsChangeFeed1795600000000, AppReview1795700000000, AppAllowedResources1795810000000];
