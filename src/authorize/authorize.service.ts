@@ -1,4 +1,5 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { allowsResource } from '../clients/allowed-resources';
 import { presentApp } from '../clients/app-presentation';
 import { AppsService } from '../clients/apps.service';
 import { AppEntity, isSelfRegistered } from '../clients/entities/app.entity';
@@ -20,7 +21,7 @@ import { checkClient, checkClientId } from './checks/check-client';
 import { checkPkce } from './checks/check-pkce';
 import { checkPrompt, Prompt } from './checks/check-prompt';
 import { checkRedirectUri } from './checks/check-redirect-uri';
-import { checkResource } from './checks/check-resource';
+import { checkAllowedResource, checkResource } from './checks/check-resource';
 import { checkResponseType } from './checks/check-response-type';
 import { checkScope } from './checks/check-scope';
 import { checkOptionalText } from './checks/check-text';
@@ -175,6 +176,7 @@ export class AuthorizeService implements OnModuleInit {
       const pkce = checkPkce(app, params.code_challenge, params.code_challenge_method, this.config.authorizationServer.requirePkce);
       const scopes = checkScope(app, params.scope, this.scopes);
       const resources = checkResource(params.resource);
+      checkAllowedResource(resources, allowsResource(app, this.issuer));
       const nonce = checkOptionalText(params.nonce, 'nonce', 512) ?? null;
       const prompt = checkPrompt(params.prompt);
       return { app, redirectUri, redirectUriExplicit: explicit, state, scopes, ...pkce, resources, nonce, prompt };

@@ -14,6 +14,7 @@ import { CachedRows, TableChanges } from '../database/cached-rows';
 import { DatabaseNotifications } from '../database/notifications.service';
 import { UsageWriteBehind } from '../database/write-behind';
 import { OrgsService } from '../identity/orgs/orgs.service';
+import { checkAllowedResources } from './allowed-resources';
 import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, UpdateAppDto } from './dto/app.dto';
 import { AppEntity, AppProvenance } from './entities/app.entity';
 import { checkClientMetadata, ClientMetadata, ClientMetadataInput, displayNameProblem, MetadataError } from './registration/client-metadata';
@@ -77,8 +78,9 @@ export class AppsService implements OnApplicationShutdown {
     if (body.org_id !== undefined && body.org_id !== null && (typeof body.org_id !== 'string' || !isUuid(body.org_id))) {
       throw validationError([{ name: 'org_id', error: 'invalid_value', title: 'org_id must be a UUID', pointer: '/org_id' }]);
     }
+    const allowedResources = body.allowed_resources === undefined ? null : this.checkAllowedResources(body.allowed_resources);
     const org = await this.orgs.forMember(body.org_id);
-    const { app, secret } = await this.insert(checked, { name, displayName, provenance: 'api', orgId: org.id });
+    const { app, secret } = await this.insert(checked, { name, displayName, provenance: 'api', orgId: org.id, allowedResources });
     return { ...AppDto.from(app), ...(secret ? { client_secret: secret } : {}) };
   }
 
@@ -122,6 +124,8 @@ export class AppsService implements OnApplicationShutdown {
       logoUri: checked.logoUri,
       clientUri: checked.clientUri,
       applicationType: checked.applicationType,
+      // Absent keeps the list; null lifts the limit. The cache is cleared below, so the next request obeys it.
+      ...(body.allowed_resources !== undefined ? { allowedResources: this.checkAllowedResources(body.allowed_resources) } : {}),
       ...(body.name !== undefined ? { name: requiredName(body.name) } : {}),
       ...(body.display_name !== undefined ? { displayName: requiredName(body.display_name, 'display_name') } : {}),
     });
@@ -207,9 +211,17 @@ export class AppsService implements OnApplicationShutdown {
     }
   }
 
+  private checkAllowedResources(value: unknown): string[] | null {
+    try {
+      return checkAllowedResources(value);
+    } catch (e) {
+      throw e instanceof MetadataError ? toProblem(e) : e;
+    }
+  }
+
   private async insert(
     metadata: ClientMetadata,
-    identity: Pick<AppEntity, 'name' | 'displayName' | 'provenance' | 'orgId'>,
+    identity: Pick<AppEntity, 'name' | 'displayName' | 'provenance' | 'orgId'> & Partial<Pick<AppEntity, 'allowedResources'>>,
   ): Promise<{ app: AppEntity; secret?: string }> {
     const secret = metadata.tokenEndpointAuthMethod === 'none' ? undefined : this.crypto.randomToken(32);
     const app = this.apps.create({

@@ -8,7 +8,8 @@ import { DISCOVERY_CACHE_CONTROL as CACHE, DiscoveryService, Metadata } from './
  * path-inserted forms (`/.well-known/oauth-authorization-server/t1`) and at the appended form
  * (`/t1/.well-known/openid-configuration`) that OpenID clients use (SPEC §2). The exact URLs are answered from
  * prebuilt buffers ahead of routing (servePublishedDocuments, app.factory.ts); these routes answer the rest (a
- * query string, a trailing slash) with the same documents, and document them in the OpenAPI description.
+ * query string, a trailing slash) with the same documents, and document them in the OpenAPI description. RFC 9728
+ * metadata of this server's own API is served here too, at its one URL (the plain one, or the path-inserted one).
  */
 @ApiTags('discovery')
 @ProtocolEndpoint()
@@ -30,6 +31,24 @@ export class DiscoveryController {
   @ApiOkResponse({ description: 'OpenID Provider metadata' })
   openIdConfiguration(): Metadata {
     return this.discovery.openIdConfiguration();
+  }
+
+  @Get('.well-known/oauth-protected-resource')
+  @ApiOperation({
+    summary: 'Get the protected resource metadata of this API (RFC 9728)',
+    description: 'The resource is the issuer: the audience of tokens asked for no `resource`. For an issuer with a path (`https://host/t1`) it is served at `/.well-known/oauth-protected-resource/t1` instead.',
+  })
+  @Header('Cache-Control', CACHE)
+  @ApiOkResponse({ description: 'RFC 9728 protected resource metadata' })
+  protectedResource(): Metadata {
+    return this.discovery.protectedResourceMetadata();
+  }
+
+  @Get('.well-known/oauth-protected-resource/*issuerPath')
+  @Header('Cache-Control', CACHE)
+  @ApiExcludeEndpoint()
+  protectedResourceInserted(@Param('issuerPath') issuerPath: string[]): Metadata {
+    return this.discovery.forIssuerPath(issuerPath, 'protected-resource');
   }
 
   @Get('.well-known/oauth-authorization-server/*issuerPath')

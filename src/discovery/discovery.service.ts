@@ -3,6 +3,8 @@ import { ScopesService } from '../clients/scopes/scopes.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { PublishedDocument, publishedDocument } from '../common/http/published-documents';
+import { PROTECTED_RESOURCE_WELL_KNOWN } from '../common/oauth/bearer-challenge';
+import { API_SCOPES } from '../identity/auth/auth.decorators';
 import { GRANT_TYPES_SUPPORTED } from '../token/grant-types/grant-type';
 
 /** The endpoints of this server, relative to the issuer (RFC 8414 §2 derives every URL from it). */
@@ -22,14 +24,21 @@ const CONFIDENTIAL_AUTH_METHODS = ['client_secret_basic', 'client_secret_post'];
 
 export type Metadata = Record<string, unknown>;
 
+/** Which document a well-known URL naming the issuer's path asks for. */
+export type MetadataKind = 'oauth' | 'openid' | 'protected-resource';
+
 /** Metadata changes only with configuration, so caches and clients may keep it a few minutes. */
 export const DISCOVERY_CACHE_CONTROL = 'public, max-age=300';
 
-/** RFC 8414 and OpenID Connect Discovery 1.0 metadata, computed from configuration, never written by hand. */
+/**
+ * RFC 8414 and OpenID Connect Discovery 1.0 metadata, and RFC 9728 metadata of this server's own API, computed
+ * from configuration, never written by hand.
+ */
 @Injectable()
 export class DiscoveryService {
   private readonly oauth: Metadata;
   private readonly openid: Metadata;
+  private readonly protectedResource: Metadata;
   /** The issuer's path (`/t1` for `https://host/t1`), or '' when it has none. */
   readonly issuerPath: string;
 
@@ -71,6 +80,22 @@ export class DiscoveryService {
       claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'name', 'given_name', 'family_name', 'email', 'registered_at'],
       prompt_values_supported: ['none', 'login', 'consent'],
     };
+    // RFC 9728 §2. `/api` (and userinfo) accept the tokens minted for no RFC 8707 resource, whose audience is the
+    // issuer (SPEC §4): so the issuer is the API's resource identifier, and §3.3 wants `resource` to be exactly it.
+    this.protectedResource = {
+      resource: issuer,
+      authorization_servers: [issuer],
+      // The scopes that open /api to an access token; §2 lets a resource leave out others it understands (userinfo's
+      // `openid` is named by its own insufficient_scope challenge).
+      scopes_supported: [...API_SCOPES],
+      // RFC 6750 §2.1 only: a token in a form body or the query string is never accepted (SPEC §2).
+      bearer_methods_supported: ['header'],
+      resource_name: 'Portcullis API',
+      resource_documentation: url(ENDPOINTS.docs),
+      // Plain bearer tokens: neither mTLS-bound (RFC 8705) nor DPoP-bound (RFC 9449) ones are required.
+      tls_client_certificate_bound_access_tokens: false,
+      dpop_bound_access_tokens_required: false,
+    };
   }
 
   authorizationServerMetadata(): Metadata {
@@ -81,9 +106,17 @@ export class DiscoveryService {
     return this.openid;
   }
 
+  /** RFC 9728 metadata, at the plain well-known URL: only for an issuer without a path (§3.1). */
+  protectedResourceMetadata(): Metadata {
+    if (this.issuerPath !== '') throw new NotFoundException();
+    return this.protectedResource;
+  }
+
   /**
    * Every well-known URL of this issuer with its prebuilt document: the plain ones, and with an issuer path, the
-   * path-inserted (RFC 8414 §3.1) and appended (OpenID Discovery §4) forms.
+   * path-inserted (RFC 8414 §3.1) and appended (OpenID Discovery §4) forms. The protected resource metadata has one
+   * URL only, the resource identifier with the well-known suffix inserted (RFC 9728 §3.1): the plain one would
+   * describe a resource at the host's root, which this is not.
    */
   published(): Map<string, PublishedDocument> {
     const oauth = publishedDocument(this.oauth, DISCOVERY_CACHE_CONTROL);
@@ -98,13 +131,14 @@ export class DiscoveryService {
         documents.set(`${this.issuerPath}${path}`, document);
       }
     }
+    documents.set(`${PROTECTED_RESOURCE_WELL_KNOWN}${this.issuerPath}`, publishedDocument(this.protectedResource, DISCOVERY_CACHE_CONTROL));
     return documents;
   }
 
   /** The document for a well-known URL that names the issuer's path; any other path is not ours (404). */
-  forIssuerPath(segments: string[] | string, kind: 'oauth' | 'openid'): Metadata {
+  forIssuerPath(segments: string[] | string, kind: MetadataKind): Metadata {
     const path = `/${([] as string[]).concat(segments).join('/')}`;
     if (this.issuerPath === '' || path !== this.issuerPath) throw new NotFoundException();
-    return kind === 'oauth' ? this.oauth : this.openid;
+    return kind === 'oauth' ? this.oauth : kind === 'openid' ? this.openid : this.protectedResource;
   }
 }

@@ -43,6 +43,7 @@ const appShape = (a: Partial<Record<string, unknown>> = {}) => ({
   scope: UNPRIVILEGED_SCOPES,
   logo_uri: null,
   client_uri: null,
+  allowed_resources: null,
   created_at: expect.stringMatching(ISO_DATE),
   last_used_at: null,
   reviewed_at: null,
@@ -153,6 +154,7 @@ describe('apps admin API', () => {
         scope: ['openid', 'offline_access'],
         logo_uri: 'https://billing.example.com/logo.png',
         client_uri: 'https://billing.example.com',
+        allowed_resources: ['https://billing.example.com/api'],
       });
       expect(res.status).toBe(201);
       expect(res.body).toEqual({
@@ -166,6 +168,7 @@ describe('apps admin API', () => {
           scope: ['openid', 'offline_access'],
           logo_uri: 'https://billing.example.com/logo.png',
           client_uri: 'https://billing.example.com',
+          allowed_resources: ['https://billing.example.com/api'],
         }),
         client_secret: expect.stringMatching(CLIENT_SECRET),
       });

@@ -1,5 +1,7 @@
 import { Body, Controller, Get, HttpCode, Module, Post } from '@nestjs/common';
 import { Type } from 'class-transformer';
+import { invalidClient } from '../../src/common/oauth/oauth-error';
+import { unauthorised } from '../../src/common/problem/problem';
 import { Public } from '../../src/identity/auth/auth.decorators';
 import { IsEmail, IsInt, IsOptional, IsString, Max, Min, ValidateNested } from 'class-validator';
 
@@ -46,6 +48,17 @@ class ProbeController {
   @Get('api/v1/probe/boom')
   boom(): never {
     throw new Error('internal detail: connection string postgres://user:hunter2@db');
+  }
+
+  /** A 401 raised without a challenge, as an /api problem and as an OAuth error. */
+  @Get('api/v1/probe/unauthorised')
+  unauthorised(): never {
+    throw unauthorised('Probe: refused without a challenge');
+  }
+
+  @Get('api/v1/probe/invalid-client')
+  invalidClient(): never {
+    throw invalidClient('probe: refused without a challenge');
   }
 
   @Get('oauth2/probe/boom')

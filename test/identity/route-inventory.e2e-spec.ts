@@ -1,12 +1,9 @@
-import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { DiscoveryService, MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import request from 'supertest';
-import { PUBLIC_KEY } from '../../src/identity/auth/auth.decorators';
 import { bootApp, TestApp } from '../helpers/app';
 import { createServiceAccount, signIn } from '../helpers/identity';
+import { concrete, expressRoutes, key, nestRoutes, Route, send } from '../helpers/routes';
 
 /**
  * Default deny (STYLE "Tests", SPEC §2): every route the running app answers needs a caller, except the few marked
@@ -19,6 +16,7 @@ const PUBLIC_ROUTES = [
   'GET /', 'GET /healthz', 'GET /readyz', 'GET /login', 'POST /login', 'POST /logout',
   // OAuth protocol endpoints: clients authenticate by the protocol's own means (RFC 6749 §2.3, RFC 7591 §3).
   'GET /.well-known/oauth-authorization-server', 'GET /.well-known/openid-configuration',
+  'GET /.well-known/oauth-protected-resource', 'GET /.well-known/oauth-protected-resource/*issuerPath',
   'GET /.well-known/oauth-authorization-server/*issuerPath', 'GET /.well-known/openid-configuration/*issuerPath',
   'GET /*issuerPath/.well-known/oauth-authorization-server', 'GET /*issuerPath/.well-known/openid-configuration',
   'GET /oauth2/scopes', 'POST /oauth2/register', 'POST /oauth2/token',
@@ -34,92 +32,6 @@ const CLIENT_AUTHENTICATED = ['POST /oauth2/token', 'POST /oauth2/revoke', 'POST
 
 /** Protocol endpoints that take this server's access token themselves (RFC 6750), answering in the OAuth format. */
 const BEARER_PROTOCOL = ['GET /oauth2/userinfo', 'POST /oauth2/userinfo'];
-
-/**
- * Express routes that are not Nest controller routes, so the global guard never sees them: the Swagger UI and its
- * document (public by SPEC §2), and Nest's `forRoutes('*')` middleware, which Express 5 mounts as `/{*path}` on
- * every method. Anything else outside a controller is walked like a protected route.
- */
-const isSwaggerRoute = (r: Route) => r.method === 'GET' && /^\/docs(-yaml|\/.*)?$/.test(r.path);
-const isNestMiddleware = (r: Route, methodCount: number) => r.path === '/{*path}' && methodCount > 20;
-
-interface Route {
-  readonly method: string;
-  readonly path: string;
-}
-
-const key = (r: Route) => `${r.method} ${r.path}`;
-
-interface ExpressLayer {
-  route?: { path: string | string[]; methods: Record<string, boolean> };
-}
-
-/** Express 5 exposes its router as `app.router`; Express 4 kept it in `app._router`. */
-function expressLayers(t: TestApp): ExpressLayer[] {
-  const express = t.app.getHttpAdapter().getInstance() as { router?: { stack: ExpressLayer[] }; _router?: { stack: ExpressLayer[] } };
-  const router = express.router ?? express._router;
-  if (!router) throw new Error('cannot find the Express router');
-  return router.stack;
-}
-
-/** Every (method, path) Express will dispatch to a route handler, classified. */
-function expressRoutes(t: TestApp): { routes: Route[]; swagger: Route[]; middleware: Route[] } {
-  const routes: Route[] = [];
-  const swagger: Route[] = [];
-  const middleware: Route[] = [];
-  for (const layer of expressLayers(t)) {
-    if (!layer.route) continue;
-    const methods = Object.keys(layer.route.methods).filter((m) => layer.route!.methods[m]);
-    for (const path of ([] as string[]).concat(layer.route.path)) {
-      for (const m of methods) {
-        const route = { method: m.toUpperCase(), path };
-        if (isNestMiddleware(route, methods.length)) middleware.push(route);
-        else if (isSwaggerRoute(route)) swagger.push(route);
-        else routes.push(route);
-      }
-    }
-  }
-  return { routes, swagger, middleware };
-}
-
-const joinPath = (...parts: string[]) => '/' + parts.join('/').split('/').filter(Boolean).join('/');
-
-/** Every controller route Nest knows, with whether @Public applies (read the way AuthenticationGuard reads it). */
-function nestRoutes(t: TestApp): (Route & { isPublic: boolean })[] {
-  const discovery = new DiscoveryService(t.app.get(ModulesContainer));
-  const scanner = new MetadataScanner();
-  const reflector = new Reflector();
-  const found: (Route & { isPublic: boolean })[] = [];
-  for (const wrapper of discovery.getControllers()) {
-    const controller = wrapper.metatype as (new (...args: never[]) => unknown) | null;
-    if (!controller) continue;
-    const prefixes = ([] as string[]).concat(Reflect.getMetadata(PATH_METADATA, controller) ?? '/');
-    for (const name of scanner.getAllMethodNames(controller.prototype)) {
-      const handler = (controller.prototype as Record<string, unknown>)[name] as () => unknown;
-      const paths = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
-      if (paths === undefined) continue;
-      const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
-      const isPublic = reflector.getAllAndOverride(PUBLIC_KEY, [handler, controller]) !== undefined;
-      for (const prefix of prefixes) {
-        for (const path of ([] as string[]).concat(paths)) found.push({ method, path: joinPath(prefix, path), isPublic });
-      }
-    }
-  }
-  return found;
-}
-
-/** A concrete URL for a route pattern: every parameter becomes a random uuid, wildcards a plain segment. */
-function concrete(path: string): string {
-  return path
-    .replace(/\*\w+/g, 'anything')
-    .replace(/:\w+/g, () => randomUUID())
-    .replace(/[{}]/g, '');
-}
-
-function send(t: TestApp, route: Route, path = concrete(route.path)): request.Test {
-  const req = request(t.url)[route.method.toLowerCase() as 'get'](path);
-  return ['POST', 'PUT', 'PATCH'].includes(route.method) ? req.send({}) : req;
-}
 
 /** What went wrong on one route, or undefined when it refused the caller with 401 and a Bearer challenge. */
 function refusal(route: Route, res: request.Response): string | undefined {

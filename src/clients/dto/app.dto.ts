@@ -5,6 +5,13 @@ import type { AppEntity, ApplicationType, AppProvenance, TokenEndpointAuthMethod
 
 const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'];
 
+const ALLOWED_RESOURCES =
+  'The RFC 8707 resources (token audiences) the app may ask for: at most 20 absolute URIs without a fragment, compared as strings. ' +
+  'A request naming another gets `invalid_target`, at the authorization and the token endpoint (a refresh too: narrowing the list bites on the next refresh, ' +
+  'where resources no longer allowed leave the token\'s audience, and a refresh left with none of its resources is refused). ' +
+  'This server itself (the issuer, the audience of a request naming no resource) is always allowed: its API is governed by the app\'s scopes. ' +
+  'null or absent: no limit. Not accepted from dynamic registration.';
+
 /**
  * Body of POST /api/v1/oauth2/apps. Its fields are checked by checkClientMetadata, the same rules as RFC 7591
  * registration; `@Allow()` only keeps them through the whitelisting pipe.
@@ -26,6 +33,8 @@ export class CreateAppDto {
   @Allow() @ApiPropertyOptional({ example: 'https://billing.example.com/logo.png' }) logo_uri?: string;
   @Allow() @ApiPropertyOptional({ example: 'https://billing.example.com' }) client_uri?: string;
   @Allow() @ApiPropertyOptional({ enum: ['web', 'native'], default: 'web' }) application_type?: ApplicationType;
+  @Allow() @ApiPropertyOptional({ type: [String], nullable: true, maxItems: 20, example: ['https://billing.example.com/api'], description: ALLOWED_RESOURCES })
+  allowed_resources?: string[] | null;
 }
 
 /** PATCH: a field left out keeps its value, so nothing here has a default; an app stays in its org. */
@@ -51,6 +60,7 @@ export class AppDto {
   @ApiProperty({ type: [String], description: 'The scopes the app may request' }) scope!: string[];
   @ApiProperty({ type: String, nullable: true }) logo_uri!: string | null;
   @ApiProperty({ type: String, nullable: true }) client_uri!: string | null;
+  @ApiProperty({ type: [String], nullable: true, description: ALLOWED_RESOURCES }) allowed_resources!: string[] | null;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) last_used_at!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When an admin reviewed this self-registered app (its provenance is `api` since)' })
@@ -72,6 +82,7 @@ export class AppDto {
       scope: app.scopes,
       logo_uri: app.logoUri,
       client_uri: app.clientUri,
+      allowed_resources: app.allowedResources,
       created_at: app.createdAt.toISOString(),
       last_used_at: app.lastUsedAt?.toISOString() ?? null,
       reviewed_at: app.reviewedAt?.toISOString() ?? null,

@@ -69,6 +69,13 @@ export class AppEntity {
   @Column({ type: 'text', array: true, default: () => "'{}'" })
   scopes!: string[];
 
+  /**
+   * The RFC 8707 resources (audiences) this app may ask for, set by an admin; null: any. The issuer itself is
+   * always allowed (see allowsResource).
+   */
+  @Column({ name: 'allowed_resources', type: 'text', array: true, nullable: true })
+  allowedResources!: string[] | null;
+
   @Column({ name: 'logo_uri', type: 'text', nullable: true })
   logoUri!: string | null;
 

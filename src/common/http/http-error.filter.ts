@@ -1,5 +1,8 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Inject, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import type { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { BearerChallenge } from '../oauth/bearer-challenge';
 import { asErrorDescription, OAuthError, invalidClientMetadata, invalidRedirectUri, invalidRequest, serverError } from '../oauth/oauth-error';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../../database/database-unavailable';
 import { errorModel, statusErrorPage } from '../pages/error-page';
@@ -14,6 +17,7 @@ import { RequestValidationError } from './request-validation';
 const PROTOCOL_PATH = /^\/oauth2\//;
 const PAGE_PATH = /^\/(|login|logout|account\/apps(\/[^/]+\/revoke)?|oauth2\/authorize)\/?$/;
 const REGISTRATION_PATH = /^\/oauth2\/register\/?$/;
+const API_PATH = /^\/api\//;
 /** Machine-facing paths: whatever asks, they answer JSON (SPEC §2: every well-known URL answers JSON). */
 const MACHINE_PATH = /^\/(api|oauth2|\.well-known|docs)(\/|$)|\/\.well-known\//;
 
@@ -25,6 +29,11 @@ const MACHINE_PATH = /^\/(api|oauth2|\.well-known|docs)(\/|$)|\/\.well-known\//;
 @Catch()
 export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
+  private readonly challenge: BearerChallenge;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    this.challenge = new BearerChallenge(config);
+  }
 
   catch(thrown: unknown, host: ArgumentsHost): void {
     const req = host.switchToHttp().getRequest<Request>();
@@ -110,6 +119,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (problem.invalidFields?.length) body.invalid_fields = problem.invalidFields;
     res.status(problem.status);
     for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+    // RFC 6750 §3: a 401 from the API says how to authenticate, whichever code refused the caller (the guard
+    // sets its own challenge; this covers any other).
+    if (problem.status === 401 && API_PATH.test(req.path ?? '') && !res.hasHeader('WWW-Authenticate')) {
+      res.setHeader('WWW-Authenticate', this.challenge.value());
+    }
     res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
     res.send(JSON.stringify(body));
   }

@@ -4,10 +4,11 @@ import { TokensDieWithTheirSource1795500000000 } from './1795500000000-TokensDie
 import { CachedRowsChangeFeed1795600000000 } from './1795600000000-CachedRowsChangeFeed';
 import { AppReview1795700000000 } from './1795700000000-AppReview';
 import { RefreshReuseGrace1795800000000 } from './1795800000000-RefreshReuseGrace';
+import { AppAllowedResources1795810000000 } from './1795810000000-AppAllowedResources';
 import { ClientIdMetadataDocuments1795900000000 } from './1795900000000-ClientIdMetadataDocuments';
 
 /** Every migration, in order. Listed explicitly so the compiled app and ts-jest load the same set. */
 export const MIGRATIONS = [
   CreateSchema1795432839251, AddCodeAccessToken1795440000000, TokensDieWithTheirSource1795500000000, CachedRowsChangeFeed1795600000000,
-  AppReview1795700000000, RefreshReuseGrace1795800000000, ClientIdMetadataDocuments1795900000000,
+  AppReview1795700000000, RefreshReuseGrace1795800000000, AppAllowedResources1795810000000, ClientIdMetadataDocuments1795900000000,
 ];

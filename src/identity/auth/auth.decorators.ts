@@ -7,6 +7,13 @@ import type { Principal } from './principal';
 export const PUBLIC_KEY = 'portcullis:public';
 export const ACCESS_KEY = 'portcullis:access';
 
+/**
+ * The scopes that open `/api` to an access token (SPEC §2): `account` for the caller's own routes, `admin` for the
+ * admin routes. The protected resource metadata (RFC 9728) advertises exactly these.
+ */
+export const API_SCOPES = ['account', 'admin'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
 /** What a protected route demands beyond being authenticated. */
 export interface AccessRule {
   /** The caller's role must be one of these. */
@@ -15,7 +22,7 @@ export interface AccessRule {
    * An access token must carry this scope (SPEC §2: `account` for the caller's own routes, `admin` for the admin
    * routes). Sessions and service-account tokens are not limited by scopes.
    */
-  readonly scope?: string;
+  readonly scope?: ApiScope;
   /**
    * The credentials the route accepts, when not every kind: the server's own consent UI takes a browser session
    * or a service account, never an app's access token (SPEC §2).

@@ -2,6 +2,7 @@ import { CanActivate, ExecutionContext, Inject, Injectable } from '@nestjs/commo
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { Reflector } from '@nestjs/core';
+import { BearerChallenge } from '../../common/oauth/bearer-challenge';
 import { ApiProblem, forbidden, unauthorised } from '../../common/problem/problem';
 import { BrowserSessionsService } from '../sessions/browser-sessions.service';
 import { ACCESS_KEY, AccessRule, AuthenticatedRequest, PUBLIC_KEY } from './auth.decorators';
@@ -9,7 +10,6 @@ import { BearerAuthenticator } from './bearer.strategy';
 import type { Principal } from './principal';
 
 const BEARER = /^Bearer\s+/i;
-const CHALLENGE = 'Bearer realm="portcullis"';
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 /**
@@ -20,6 +20,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 @Injectable()
 export class AuthenticationGuard implements CanActivate {
   private readonly origin: string;
+  private readonly challenge: BearerChallenge;
 
   constructor(
     private readonly reflector: Reflector,
@@ -28,6 +29,7 @@ export class AuthenticationGuard implements CanActivate {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     this.origin = new URL(config.authorizationServer.issuerUrl).origin;
+    this.challenge = new BearerChallenge(config);
   }
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -46,9 +48,7 @@ export class AuthenticationGuard implements CanActivate {
     if (authorization && BEARER.test(authorization)) {
       const principal = await this.bearer.authenticate(req, ctx.switchToHttp().getResponse());
       if (!principal) {
-        throw unauthorised('The bearer token is not valid', {
-          'WWW-Authenticate': `${CHALLENGE}, error="invalid_token", error_description="The bearer token is not valid"`,
-        });
+        throw unauthorised('The bearer token is not valid', this.challenge.headers({ error: 'invalid_token', description: 'The bearer token is not valid' }));
       }
       return principal;
     }
@@ -57,7 +57,8 @@ export class AuthenticationGuard implements CanActivate {
       this.refuseCrossOrigin(req);
       return fromSession;
     }
-    throw unauthorised('Sign in, or send a bearer token in the Authorization header', { 'WWW-Authenticate': CHALLENGE });
+    // RFC 6750 §3.1: no credentials (or a scheme other than Bearer) gets the challenge without an error code.
+    throw unauthorised('Sign in, or send a bearer token in the Authorization header', this.challenge.headers());
   }
 
   /**
@@ -81,9 +82,8 @@ export class AuthenticationGuard implements CanActivate {
     }
     // RFC 6750 §3.1: a token without the scope gets 403 insufficient_scope, naming the scope it needs.
     if (rule.scope && principal.kind === 'user' && principal.via === 'access_token' && !principal.scopes?.includes(rule.scope)) {
-      throw new ApiProblem('forbidden', `The access token lacks the "${rule.scope}" scope`, 403, undefined, {
-        'WWW-Authenticate': `${CHALLENGE}, error="insufficient_scope", scope="${rule.scope}"`,
-      });
+      throw new ApiProblem('forbidden', `The access token lacks the "${rule.scope}" scope`, 403, undefined,
+        this.challenge.headers({ error: 'insufficient_scope', scope: rule.scope }));
     }
     if (rule.roles && !rule.roles.includes(principal.role)) {
       throw forbidden(`This needs the ${rule.roles.join(' or ')} role`);

@@ -1,7 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { allowsResource } from '../../clients/allowed-resources';
 import type { AuthenticatedClient } from '../../clients/authentication/client-authentication.service';
 import { CryptoService } from '../../common/crypto/crypto.service';
 import { invalidGrant, invalidRequest } from '../../common/oauth/oauth-error';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
 import { GrantsService } from '../../grants/grants.service';
 import { AccessTokensService } from '../access-tokens.service';
 import { TokenRequestDto, TokenResponseDto } from '../dto/token.dto';
@@ -22,6 +25,7 @@ export class AuthorizationCodeGrantType implements GrantTypeHandler {
     private readonly grants: GrantsService,
     private readonly accessTokens: AccessTokensService,
     private readonly crypto: CryptoService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async handle(client: AuthenticatedClient, request: TokenRequestDto): Promise<TokenResponseDto> {
@@ -34,7 +38,7 @@ export class AuthorizationCodeGrantType implements GrantTypeHandler {
         throw invalidGrant('redirect_uri does not match the authorization request');
       }
       checkCodeVerifier(code.codeChallenge, request.code_verifier, (a, b) => this.crypto.safeEqual(a, b));
-      const resources = checkAuthorizedResource(request.resource, code.resources);
+      const resources = checkAuthorizedResource(request.resource, code.resources, allowsResource(client.app, this.config.authorizationServer.issuerUrl));
 
       const access = await this.accessTokens.sign({ subject: code.userId, clientId: client.app.clientId, scopes: code.scopes, resources, authTime: code.authTime });
       const idToken = code.scopes.includes('openid')

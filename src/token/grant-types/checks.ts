@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { invalidGrant, invalidScope, invalidTarget } from '../../common/oauth/oauth-error';
 import { ScopesService } from '../../clients/scopes/scopes.service';
-import { checkResource } from '../../authorize/checks/check-resource';
+import { checkAllowedResource, checkResource } from '../../authorize/checks/check-resource';
 
 /** RFC 7636 §4.1: 43–128 characters of [A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~". */
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/;
@@ -31,10 +31,20 @@ export function checkNarrowedScope(requested: string | undefined, granted: reado
   return scopes;
 }
 
-/** RFC 8707 §2.2: a token request may name only a resource that was authorized; none means all of them. */
-export function checkAuthorizedResource(requested: string | undefined, authorized: readonly string[]): string[] {
+/**
+ * RFC 8707 §2.2: a token request may name only a resource that was authorized, and that the app may still ask for
+ * (its `allowed_resources`, which an admin may have narrowed since): else invalid_target. Naming none means every
+ * authorized resource the app may still ask for, as scopes are cut to what the app allows now (SPEC §4); when
+ * the grant had resources and none is left, invalid_target too, rather than a token for this server instead.
+ */
+export function checkAuthorizedResource(requested: string | undefined, authorized: readonly string[], allowed: (resource: string) => boolean): string[] {
   const resources = checkResource(requested);
-  if (resources.length === 0) return [...authorized];
+  if (resources.length === 0) {
+    const still = authorized.filter(allowed);
+    if (still.length === 0 && authorized.length > 0) throw invalidTarget('none of the resources of this grant is allowed for this client any more');
+    return still;
+  }
   if (!resources.every((r) => authorized.includes(r))) throw invalidTarget('resource was not authorized for this grant');
+  checkAllowedResource(resources, allowed);
   return resources;
 }

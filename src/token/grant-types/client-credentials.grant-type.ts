@@ -1,8 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { allowsResource } from '../../clients/allowed-resources';
 import type { AuthenticatedClient } from '../../clients/authentication/client-authentication.service';
-import { checkResource } from '../../authorize/checks/check-resource';
+import { checkAllowedResource, checkResource } from '../../authorize/checks/check-resource';
 import { ScopesService } from '../../clients/scopes/scopes.service';
 import { invalidScope, unauthorizedClient } from '../../common/oauth/oauth-error';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
 import { AccessTokensService } from '../access-tokens.service';
 import { TokenRequestDto, TokenResponseDto } from '../dto/token.dto';
 import { tokenResponse } from '../token-response';
@@ -19,7 +22,10 @@ const USER_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access', 'ac
 export class ClientCredentialsGrantType implements GrantTypeHandler {
   readonly grantType = 'client_credentials';
 
-  constructor(private readonly accessTokens: AccessTokensService) {}
+  constructor(
+    private readonly accessTokens: AccessTokensService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   async handle(client: AuthenticatedClient, request: TokenRequestDto): Promise<TokenResponseDto> {
     if (client.method === 'none') throw unauthorizedClient('client_credentials needs a confidential client');
@@ -32,7 +38,9 @@ export class ClientCredentialsGrantType implements GrantTypeHandler {
       if (refused.length) throw invalidScope(`scope not allowed for this client: ${refused.join(' ')}`);
       scopes = requested;
     }
-    const access = await this.accessTokens.sign({ subject: client.app.clientId, clientId: client.app.clientId, scopes, resources: checkResource(request.resource) });
+    const resources = checkResource(request.resource);
+    checkAllowedResource(resources, allowsResource(client.app, this.config.authorizationServer.issuerUrl));
+    const access = await this.accessTokens.sign({ subject: client.app.clientId, clientId: client.app.clientId, scopes, resources });
     return tokenResponse(access, scopes);
   }
 }
