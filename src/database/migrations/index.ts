@@ -5,9 +5,10 @@ import { CachedRowsChangeFeed1795600000000 } from './1795600000000-CachedRowsCha
 import { AppReview1795700000000 } from './1795700000000-AppReview';
 import { RefreshReuseGrace1795800000000 } from './1795800000000-RefreshReuseGrace';
 import { ClientIdMetadataDocuments1795900000000 } from './1795900000000-ClientIdMetadataDocuments';
+import { RegistrationDigest1796000000000 } from './1796000000000-RegistrationDigest';
 
 /** Every migration, in order. Listed explicitly so the compiled app and ts-jest load the same set. */
 export const MIGRATIONS = [
   CreateSchema1795432839251, AddCodeAccessToken1795440000000, TokensDieWithTheirSource1795500000000, CachedRowsChangeFeed1795600000000,
-  AppReview1795700000000, RefreshReuseGrace1795800000000, ClientIdMetadataDocuments1795900000000,
+  AppReview1795700000000, RefreshReuseGrace1795800000000, ClientIdMetadataDocuments1795900000000, RegistrationDigest1796000000000,
 ];
