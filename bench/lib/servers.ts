@@ -69,6 +69,7 @@ export async function startPortcullis(placement: Placement): Promise<Started<Por
     AUTH_CODE_TTL: String(LIFETIMES.authCodeTtl),
     OAUTH2_DCR_ENABLED: 'true',
     OAUTH2_DCR_RATE_LIMIT: '0', // the registration workload registers thousands of clients from one address
+    OAUTH2_DCR_REUSE_WINDOW: '0', // …with the same metadata: each must be a new client, as with oidc-provider
   };
   delete env.CONFIG_FILE;
   // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the server (the "what the profile showed" of BENCHMARKS.md).

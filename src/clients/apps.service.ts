@@ -18,6 +18,8 @@ import { checkAllowedResources } from './allowed-resources';
 import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, UpdateAppDto } from './dto/app.dto';
 import { AppEntity, AppProvenance } from './entities/app.entity';
 import { checkClientMetadata, ClientMetadata, ClientMetadataInput, displayNameProblem, MetadataError } from './registration/client-metadata';
+import { canonicalRegistration, REGISTRATION_LOCK_CLASS, registrationDigestInput, registrationLockKey } from './registration/registration-digest';
+import { unusedSelfRegisteredApp } from './registration/unused-apps';
 import { ScopesService } from './scopes/scopes.service';
 import { ClientIdMetadataDocuments } from './metadata-documents/client-id-metadata-documents.service';
 import { looksLikeDocumentUrl } from './metadata-documents/metadata-document-url';
@@ -60,14 +62,63 @@ export class AppsService implements OnApplicationShutdown {
     return this.usage.flush();
   }
 
-  /** RFC 7591 §3: the server makes the client_id and the secret; the client chooses neither (SPEC §5). */
-  async registerSelf(body: unknown): Promise<RegistrationResponseDto> {
+  /**
+   * RFC 7591 §3: the server makes the client_id and the secret; the client chooses neither (SPEC §5). `source` is
+   * the caller's address (TRUST_PROXY decides which one that is).
+   */
+  async registerSelf(body: unknown, source: string): Promise<RegistrationResponseDto> {
     const metadata = asMetadataInput(body, toOAuthError);
     const checked = this.check(metadata, 'dcr', toOAuthError);
     const org = await this.orgs.ensure(this.config.dcr.defaultOrg);
     const name = checked.name ?? 'Unnamed app';
-    const { app, secret } = await this.insert(checked, { name, displayName: name, provenance: 'dcr', orgId: org.id });
+    const identity = { name, displayName: name, provenance: 'dcr' as const, orgId: org.id };
+    if (checked.tokenEndpointAuthMethod === 'none') {
+      return RegistrationResponseDto.from(await this.registerPublic(checked, identity, source), undefined);
+    }
+    const { app, secret } = await this.insert(checked, identity);
     return RegistrationResponseDto.from(app, secret);
+  }
+
+  /**
+   * A public client registering again from the same address with the same metadata within OAUTH2_DCR_REUSE_WINDOW
+   * is answered the client it registered then, with its client_id_issued_at (RFC 7591 §3.2.1: the response is what
+   * the server registered): an agent registering on every connect keeps one client instead of filling the table.
+   * Only public clients: a confidential client's secret is shown once and kept as a bcrypt hash, so it could not be
+   * answered again. A public client_id is no secret and the redirect URIs are the same, so whoever else is answered
+   * it this way could have used it anyway. Never an app the sweep is about to remove, one an admin reviewed or
+   * changed, or one that is gone. Identical registrations wait for each other on a lock named by their digest, on
+   * every instance, so concurrent ones make one app.
+   */
+  private async registerPublic(metadata: ClientMetadata, identity: AppIdentity, source: string): Promise<AppEntity> {
+    const app = this.build(metadata, identity, null);
+    const canonical = canonicalRegistration(app);
+    const digest = this.crypto.sha256Hex(registrationDigestInput(source, canonical));
+    app.registrationDigest = digest;
+    const window = this.config.dcr.reuseWindow;
+    if (window === 0) {
+      await this.apps.insert(app);
+      return this.findOrThrow(app.id);
+    }
+    const id = await this.apps.manager.transaction(async (tx) => {
+      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [REGISTRATION_LOCK_CLASS, registrationLockKey(digest)]);
+      const earlier = await tx.getRepository(AppEntity).createQueryBuilder('app')
+        .where('app.registrationDigest = :digest', { digest })
+        .andWhere("app.provenance = 'dcr'")
+        .andWhere('app.orgId = :orgId', { orgId: identity.orgId })
+        .andWhere('app.createdAt > now() - make_interval(secs => :window)', { window })
+        // Not one the sweep would remove now (a window longer than OAUTH2_DCR_UNUSED_TTL): it could be gone at once.
+        .andWhere(`(${unusedSelfRegisteredApp('app', ':unusedTtl', ':idleTtl')}) IS NOT TRUE`, { unusedTtl: this.config.dcr.unusedTtl, idleTtl: this.config.dcr.idleTtl })
+        .orderBy('app.createdAt', 'DESC')
+        // Held until the answer is committed: the sweep (FOR UPDATE SKIP LOCKED) passes over it meanwhile.
+        .setLock('pessimistic_read')
+        .getMany();
+      // The digest stays when an admin changes the metadata; the metadata itself must still be the same.
+      const same = earlier.find((e) => canonicalRegistration(e) === canonical);
+      if (same) return same.id;
+      await tx.insert(AppEntity, app);
+      return app.id;
+    });
+    return this.findOrThrow(id);
   }
 
   async create(body: CreateAppDto): Promise<AppWithSecretDto> {
@@ -219,15 +270,19 @@ export class AppsService implements OnApplicationShutdown {
     }
   }
 
-  private async insert(
-    metadata: ClientMetadata,
-    identity: Pick<AppEntity, 'name' | 'displayName' | 'provenance' | 'orgId'> & Partial<Pick<AppEntity, 'allowedResources'>>,
-  ): Promise<{ app: AppEntity; secret?: string }> {
+  private async insert(metadata: ClientMetadata, identity: AppIdentity): Promise<{ app: AppEntity; secret?: string }> {
     const secret = metadata.tokenEndpointAuthMethod === 'none' ? undefined : this.crypto.randomToken(32);
-    const app = this.apps.create({
+    const app = this.build(metadata, identity, secret ? await this.crypto.hashPassword(secret) : null);
+    await this.apps.insert(app);
+    return { app: await this.findOrThrow(app.id), secret };
+  }
+
+  /** A new app with a client_id of its own, not yet stored. */
+  private build(metadata: ClientMetadata, identity: AppIdentity, secretHash: string | null): AppEntity {
+    return this.apps.create({
       ...identity,
       clientId: this.crypto.randomToken(18),
-      secretHash: secret ? await this.crypto.hashPassword(secret) : null,
+      secretHash,
       redirectUris: metadata.redirectUris,
       grantTypes: metadata.grantTypes,
       responseTypes: metadata.responseTypes,
@@ -237,8 +292,6 @@ export class AppsService implements OnApplicationShutdown {
       logoUri: metadata.logoUri,
       clientUri: metadata.clientUri,
     });
-    await this.apps.insert(app);
-    return { app: await this.findOrThrow(app.id), secret };
   }
 
   private async findOrThrow(id: string): Promise<AppEntity> {
@@ -247,6 +300,8 @@ export class AppsService implements OnApplicationShutdown {
     return app;
   }
 }
+
+type AppIdentity = Pick<AppEntity, 'name' | 'displayName' | 'provenance' | 'orgId'> & Partial<Pick<AppEntity, 'allowedResources'>>;
 
 /** The app as every caller but client authentication sees it: without its secret's hash. */
 export function withoutSecretHash(app: Readonly<AppEntity>): AppEntity {

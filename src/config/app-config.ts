@@ -81,6 +81,14 @@ export interface AppConfig {
      * real client, too few to flood the apps table. 0 turns the limit off (a test bed, a private network).
      */
     readonly rateLimit: number;
+    /**
+     * Seconds during which a public client registering again from the same address with the same metadata gets the
+     * client it registered before instead of a new one (RFC 7591 §3.2.1 lets the server return what it registered):
+     * MCP clients register on every connect, and the apps table would fill with identical clients. An hour covers
+     * an agent's reconnects; 0 registers a new client every time. A confidential client always gets a new one, as
+     * its secret cannot be shown twice.
+     */
+    readonly reuseWindow: number;
   };
   /**
    * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP's preferred way for a client

@@ -60,6 +60,21 @@ describe('loadConfig', () => {
     expect(loadConfig({ CONFIG_FILE: file }).authorizationServer.refreshReuseGrace).toBe(60);
   });
 
+  it('reads the registration limit per address and minute: 20 unless set, 0 turning it off', () => {
+    expect(loadConfig({}).dcr.rateLimit).toBe(20);
+    expect(loadConfig({ OAUTH2_DCR_RATE_LIMIT: '0' }).dcr.rateLimit).toBe(0);
+    expect(loadConfig({ OAUTH2_DCR_RATE_LIMIT: '100' }).dcr.rateLimit).toBe(100);
+    expect(loadConfig({ CONFIG_FILE: yamlFile('auth:\n  oauth2:\n    dcr:\n      rateLimit: 5\n') }).dcr.rateLimit).toBe(5);
+  });
+
+  it('reads the re-registration window: an hour unless set, 0 turning it off, in seconds or with a unit', () => {
+    expect(loadConfig({}).dcr.reuseWindow).toBe(3600);
+    expect(loadConfig({ OAUTH2_DCR_REUSE_WINDOW: '0' }).dcr.reuseWindow).toBe(0);
+    expect(loadConfig({ OAUTH2_DCR_REUSE_WINDOW: '90' }).dcr.reuseWindow).toBe(90);
+    expect(loadConfig({ OAUTH2_DCR_REUSE_WINDOW: '10m' }).dcr.reuseWindow).toBe(600);
+    expect(loadConfig({ CONFIG_FILE: yamlFile('auth:\n  oauth2:\n    dcr:\n      reuseWindow: 2h\n') }).dcr.reuseWindow).toBe(7200);
+  });
+
   it('reads the housekeeping interval: ten minutes unless set', () => {
     expect(loadConfig({}).housekeeping).toEqual({ intervalMs: 600_000 });
     expect(loadConfig({ HOUSEKEEPING_INTERVAL: '2s' }).housekeeping).toEqual({ intervalMs: 2000 });
@@ -150,6 +165,10 @@ auth:
       [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent'],
       [{ TRUST_PROXY: 'every$one' }, 'TRUST_PROXY must be true, false, a hop count, or a comma-separated list of proxy addresses'],
       [{ OAUTH2_DCR_IDLE_TTL: 'soon' }, 'OAUTH2_DCR_IDLE_TTL must be a positive duration'],
+      [{ OAUTH2_DCR_RATE_LIMIT: '-1' }, 'OAUTH2_DCR_RATE_LIMIT must be a whole number from 0 up, not "-1"'],
+      [{ OAUTH2_DCR_RATE_LIMIT: 'lots' }, 'OAUTH2_DCR_RATE_LIMIT must be a whole number from 0 up'],
+      [{ OAUTH2_DCR_REUSE_WINDOW: '-1' }, 'OAUTH2_DCR_REUSE_WINDOW must be a positive duration'],
+      [{ OAUTH2_DCR_REUSE_WINDOW: 'a while' }, 'OAUTH2_DCR_REUSE_WINDOW must be a positive duration'],
       [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE must be from 1 to 1000 connections, not "0"'],
       [{ DATABASE_LISTEN_URL: 'mysql://db/x' }, 'DATABASE_LISTEN_URL must be a postgres:// or postgresql:// URL with a host'],
       [{ DATABASE_POOL_SIZE: 'many' }, 'DATABASE_POOL_SIZE must be a whole number from 0 up'],

@@ -392,6 +392,23 @@ describe('registration: OAUTH2_DCR_RATE_LIMIT', () => {
     }
   });
 
+  it('counts a repeated registration answered with the client registered before: it is still a registration request', async () => {
+    const t = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '3' } });
+    try {
+      const statuses: number[] = [];
+      const clientIds = new Set<string>();
+      for (let i = 0; i < 4; i++) {
+        const res = await register(t, minimal({ token_endpoint_auth_method: 'none' }));
+        statuses.push(res.status);
+        if (res.status === 201) clientIds.add(res.body.client_id);
+      }
+      expect(statuses).toEqual([201, 201, 201, 429]);
+      expect(clientIds.size).toBe(1);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('holds across instances on one database: they share one counter', async () => {
     const a = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '4' } });
     const b = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '4' }, databaseUrl: a.databaseUrl });
@@ -513,5 +530,203 @@ describe('registration: cleanup of unused self-registered apps', () => {
     await age(app.id, 'created_at', UNUSED_TTL + 60);
     await cleanup.sweep();
     expectInvalidClient(await tokenWithBasic(t, app.clientId, app.secret));
+  });
+});
+
+/**
+ * MCP clients register on every connect. A public client registering again from the same address with the same
+ * metadata within OAUTH2_DCR_REUSE_WINDOW (an hour unless set) is answered the client it registered before; a
+ * confidential one always gets a new client, as its secret is shown once. OAUTH2_DCR_RATE_LIMIT is off here: the
+ * tests register well over 20 times from 127.0.0.1.
+ */
+describe('registration: a public client registering again gets its client back', () => {
+  /** OAUTH2_DCR_UNUSED_TTL here, in seconds: shorter than the window, so an app can be due for removal inside it. */
+  const UNUSED_TTL = 3600;
+  let t: TestApp;
+  let admin: string;
+  let agents = 0;
+  beforeAll(async () => {
+    t = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_RATE_LIMIT: '0', OAUTH2_DCR_UNUSED_TTL: `${UNUSED_TTL}s`, OAUTH2_DCR_REUSE_WINDOW: '1d' } });
+    admin = await signIn(t);
+  });
+  afterAll(() => t.close());
+
+  /** Metadata of its own for each test, so no test is answered another's client. */
+  const agent = (extra: Record<string, unknown> = {}) => ({
+    client_name: `Agent ${++agents}`,
+    redirect_uris: ['http://127.0.0.1:33418/callback', 'http://localhost:33418/callback'],
+    grant_types: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_method: 'none',
+    application_type: 'native',
+    scope: 'openid offline_access',
+    ...extra,
+  });
+  async function registered(body: Record<string, unknown>): Promise<request.Response> {
+    const res = await register(t, body);
+    if (res.status !== 201) throw new Error(`registration failed: ${res.status} ${res.text}`);
+    return res;
+  }
+  const appCount = async (clientIds: string[]) =>
+    Number((await sql<{ n: string }>(t, 'SELECT count(*) AS n FROM apps WHERE client_id = ANY($1)', [clientIds]))[0].n);
+  const appsNamed = async (name: string) =>
+    Number((await sql<{ n: string }>(t, 'SELECT count(*) AS n FROM apps WHERE name = $1', [name]))[0].n);
+
+  it('answers the same metadata from the same address with the same client: 201, its client_id, client_id_issued_at and metadata, no secret', async () => {
+    const body = agent({ logo_uri: 'https://agent.example/logo.png', client_uri: 'https://agent.example' });
+    const first = await registered(body);
+    // Registered ten minutes ago: the answer says when, not now.
+    const [{ issued_at: issuedAt }] = await sql<{ issued_at: number }>(t,
+      `UPDATE apps SET created_at = created_at - interval '10 minutes' WHERE client_id = $1 RETURNING floor(extract(epoch FROM created_at))::int AS issued_at`,
+      [first.body.client_id]);
+    expect(issuedAt).toBeLessThan(first.body.client_id_issued_at);
+    const again = await register(t, body);
+    expect(again.status).toBe(201);
+    expect(again.headers['cache-control']).toBe('no-store');
+    expect(again.body).toEqual({ ...first.body, client_id_issued_at: issuedAt });
+    expect(again.body).not.toHaveProperty('client_secret');
+    expect(await appsNamed(body.client_name)).toBe(1);
+  });
+
+  it('recognises the same metadata with its lists in another order', async () => {
+    const body = agent({ scope: 'openid offline_access' });
+    const first = await registered(body);
+    const reordered = { ...body, scope: 'offline_access openid', redirect_uris: [...body.redirect_uris].reverse(), grant_types: [...body.grant_types].reverse() };
+    const again = await registered(reordered);
+    expect(again.body.client_id).toBe(first.body.client_id);
+    expect(again.body).toEqual(first.body);
+  });
+
+  it.each<[string, Record<string, unknown>]>([
+    ['another client_name', { client_name: 'Someone else' }],
+    ['another redirect URI', { redirect_uris: ['http://127.0.0.1:33419/callback'] }],
+    ['one more redirect URI', { redirect_uris: ['http://127.0.0.1:33418/callback', 'http://localhost:33418/callback', 'http://[::1]:33418/callback'] }],
+    ['other grant types', { grant_types: ['authorization_code'] }],
+    ['another scope', { scope: 'openid' }],
+    ['another application_type', { application_type: 'web' }],
+    ['a logo_uri', { logo_uri: 'https://agent.example/logo.png' }],
+    ['a client_uri', { client_uri: 'https://agent.example' }],
+  ])('registers a new client for the same metadata but %s', async (_case, change) => {
+    const body = agent();
+    const first = await registered(body);
+    const other = await registered({ ...body, ...change });
+    expect(other.body.client_id).not.toBe(first.body.client_id);
+    expect(other.body).not.toHaveProperty('client_secret');
+    expect(await appCount([first.body.client_id, other.body.client_id])).toBe(2);
+  });
+
+  it.each(['client_secret_basic', 'client_secret_post'])('always registers a new confidential client (%s), with a secret of its own', async (method) => {
+    const body = agent({ token_endpoint_auth_method: method, redirect_uris: ['https://agent.example/callback'], application_type: 'web' });
+    const [first, second] = [await registered(body), await registered(body)];
+    expect(second.body.client_id).not.toBe(first.body.client_id);
+    expect(first.body.client_secret).toMatch(CLIENT_SECRET);
+    expect(second.body.client_secret).toMatch(CLIENT_SECRET);
+    expect(second.body.client_secret).not.toBe(first.body.client_secret);
+    expect(await appsNamed(body.client_name)).toBe(2);
+  });
+
+  it('makes exactly one app of 10 identical registrations sent at once', async () => {
+    const body = agent();
+    const answers = await Promise.all(Array.from({ length: 10 }, () => register(t, body)));
+    expect(answers.map((r) => r.status)).toEqual(Array(10).fill(201));
+    expect(new Set(answers.map((r) => r.body.client_id)).size).toBe(1);
+    expect(new Set(answers.map((r) => r.body.client_id_issued_at)).size).toBe(1);
+    expect(answers.filter((r) => 'client_secret' in r.body)).toEqual([]);
+    expect(await appsNamed(body.client_name)).toBe(1);
+  });
+
+  it('never answers an app an admin deleted', async () => {
+    const body = agent();
+    const first = await registered(body);
+    expect((await request(t.url).delete(`/api/v1/oauth2/apps/${await appIdOf(t, first.body.client_id)}`).set('Cookie', admin)).status).toBe(204);
+    const again = await registered(body);
+    expect(again.body.client_id).not.toBe(first.body.client_id);
+    expect(await appCount([again.body.client_id])).toBe(1);
+  });
+
+  it('never answers an app the sweep removed', async () => {
+    const body = agent();
+    const first = await registered(body);
+    // Registered two hours ago and never used: inside the window (a day), past OAUTH2_DCR_UNUSED_TTL.
+    await sql(t, `UPDATE apps SET created_at = now() - interval '2 hours' WHERE client_id = $1`, [first.body.client_id]);
+    await t.app.get(DcrCleanupService).sweep();
+    expect(await appCount([first.body.client_id])).toBe(0);
+    const again = await registered(body);
+    expect(again.body.client_id).not.toBe(first.body.client_id);
+  });
+
+  it('never answers an app the sweep is about to remove', async () => {
+    const body = agent();
+    const first = await registered(body);
+    await sql(t, `UPDATE apps SET created_at = now() - interval '2 hours' WHERE client_id = $1`, [first.body.client_id]);
+    const again = await registered(body);
+    expect(again.body.client_id).not.toBe(first.body.client_id);
+  });
+
+  it('still answers an app registered that long ago that has been used', async () => {
+    const body = agent();
+    const first = await registered(body);
+    await sql(t, `UPDATE apps SET created_at = now() - interval '2 hours', last_used_at = now() - interval '1 hour' WHERE client_id = $1`, [first.body.client_id]);
+    const again = await registered(body);
+    expect(again.body.client_id).toBe(first.body.client_id);
+  });
+
+  it('never answers an app an admin reviewed into one of the organisation’s', async () => {
+    const body = agent();
+    const first = await registered(body);
+    expect((await request(t.url).post(`/api/v1/oauth2/apps/${await appIdOf(t, first.body.client_id)}/review`).set('Cookie', admin)).status).toBe(200);
+    const again = await registered(body);
+    expect(again.body.client_id).not.toBe(first.body.client_id);
+    expect(again.body).not.toHaveProperty('client_secret');
+  });
+
+  it('never answers an app whose metadata an admin changed since', async () => {
+    const body = agent();
+    const first = await registered(body);
+    const id = await appIdOf(t, first.body.client_id);
+    expect((await request(t.url).patch(`/api/v1/oauth2/apps/${id}`).set('Cookie', admin).send({ redirect_uris: ['http://127.0.0.1:40000/callback'] })).status).toBe(200);
+    const again = await registered(body);
+    expect(again.body.client_id).not.toBe(first.body.client_id);
+    expect(again.body.redirect_uris).toEqual(body.redirect_uris);
+  });
+});
+
+describe('registration: the re-registration window', () => {
+  const body = { client_name: 'Windowed agent', redirect_uris: ['http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none', application_type: 'native' };
+
+  it('registers a new client every time at OAUTH2_DCR_REUSE_WINDOW=0', async () => {
+    const t = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_REUSE_WINDOW: '0' } });
+    try {
+      const answers = [await register(t, body), await register(t, body), await register(t, body)];
+      expect(answers.map((r) => r.status)).toEqual([201, 201, 201]);
+      expect(new Set(answers.map((r) => r.body.client_id)).size).toBe(3);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('registers a new client once the window has passed', async () => {
+    const t = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_REUSE_WINDOW: '1s' } });
+    try {
+      const first = await register(t, body);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const later = await register(t, body);
+      expect([first.status, later.status]).toEqual([201, 201]);
+      expect(later.body.client_id).not.toBe(first.body.client_id);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('tells sources apart by the address TRUST_PROXY gives (X-Forwarded-For from a trusted proxy here)', async () => {
+    const t = await bootApp({ env: { ...DCR_ON, TRUST_PROXY: 'loopback' } });
+    try {
+      const from = (address: string) => register(t, body).set('X-Forwarded-For', address);
+      const [a, b, aAgain] = [await from('203.0.113.7'), await from('198.51.100.9'), await from('203.0.113.7')];
+      expect([a.status, b.status, aAgain.status]).toEqual([201, 201, 201]);
+      expect(b.body.client_id).not.toBe(a.body.client_id);
+      expect(aAgain.body.client_id).toBe(a.body.client_id);
+    } finally {
+      await t.close();
+    }
   });
 });

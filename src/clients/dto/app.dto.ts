@@ -116,7 +116,7 @@ export class RegistrationRequestDto {
 export class RegistrationResponseDto {
   @ApiProperty() client_id!: string;
   @ApiPropertyOptional({ description: 'Absent for public clients (token_endpoint_auth_method "none")' }) client_secret?: string;
-  @ApiProperty({ description: 'Seconds since the epoch' }) client_id_issued_at!: number;
+  @ApiProperty({ description: 'Seconds since the epoch; when the client was first registered, also for a public client answered again' }) client_id_issued_at!: number;
   @ApiProperty({ description: '0: the secret does not expire' }) client_secret_expires_at!: number;
   @ApiProperty() client_name!: string;
   @ApiProperty({ type: [String] }) redirect_uris!: string[];

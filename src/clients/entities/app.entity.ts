@@ -22,6 +22,7 @@ export type ApplicationType = 'web' | 'native';
 @Index('UQ_apps_client_id', ['clientId'], { unique: true })
 @Index('IDX_apps_org_id', ['orgId'])
 @Index('IDX_apps_provenance_last_used_at', ['provenance', 'lastUsedAt'])
+@Index('IDX_apps_registration_digest', ['registrationDigest'], { where: '"registration_digest" IS NOT NULL' })
 export class AppEntity {
   @PrimaryGeneratedColumn('uuid')
   id!: string;
@@ -102,6 +103,14 @@ export class AppEntity {
   /** `cimd`: until when the copy is used without fetching the document again (its cache headers, within bounds). */
   @Column({ name: 'metadata_expires_at', type: 'timestamptz', nullable: true })
   metadataExpiresAt!: Date | null;
+
+  /**
+   * `dcr`, public clients only: SHA-256 (hex) of the source address and the registered metadata in canonical form,
+   * so that the same client registering again within OAUTH2_DCR_REUSE_WINDOW is answered this app. Derived from an
+   * address, so never read with the app.
+   */
+  @Column({ name: 'registration_digest', type: 'varchar', length: 64, nullable: true, select: false })
+  registrationDigest!: string | null;
 
   /** Last successful authentication or authorization; idle self-registered apps are removed (SPEC §5). */
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })

@@ -6,6 +6,10 @@ import { APP_CONFIG } from '../../config/config.module';
 import { AppsService } from '../apps.service';
 import { DatabaseNotifications } from '../../database/notifications.service';
 import { ScheduledJobs } from '../../database/scheduled-jobs';
+import { unusedSelfRegisteredApp } from './unused-apps';
+
+/** Apps per statement: each takes its grants, codes and refresh tokens with it, so fewer than other pruning. */
+export const SWEEP_BATCH_SIZE = 100;
 
 /**
  * Self-registered apps nobody uses are removed (SPEC §5): never used within `unusedTtl` of registering, or idle
@@ -30,17 +34,12 @@ export class DcrCleanupService {
   async sweep(): Promise<number> {
     // Uses recorded here but not yet written must keep their apps.
     await this.apps.flushUsage();
-    // In batches of a hundred apps: each takes its grants, codes and refresh tokens with it (ON DELETE CASCADE).
-    const { rows: affected } = await deleteInBatches(this.dataSource, 'apps', 'id',
-      `provenance IN ('dcr', 'cimd')
-        AND ((last_used_at IS NULL AND created_at < now() - make_interval(secs => $1))
-          OR (last_used_at < now() - make_interval(secs => $2)
-              AND NOT EXISTS (SELECT 1 FROM refresh_tokens t
-                               WHERE t.app_id = apps.id AND t.revoked_at IS NULL AND t.rotated_at IS NULL AND t.expires_at > now())))`,
-      [this.config.dcr.unusedTtl, this.config.dcr.idleTtl], 100);
+    // In batches (ON DELETE CASCADE takes each app's grants, codes and refresh tokens along).
+    const { rows: affected, batches } = await deleteInBatches(this.dataSource, 'apps', 'id', unusedSelfRegisteredApp('apps', '$1', '$2'),
+      [this.config.dcr.unusedTtl, this.config.dcr.idleTtl], SWEEP_BATCH_SIZE);
     if (affected > 0) {
       await this.notifications.flush();
-      this.logger.log({ removed: affected }, 'removed unused self-registered apps');
+      this.logger.log({ removed: affected, batches }, 'removed unused self-registered apps');
     }
     return affected;
   }

@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable, NotFoundException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CryptoService } from '../../common/crypto/crypto.service';
 import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
@@ -41,7 +41,7 @@ export class RegistrationGuard implements CanActivate {
     }
 
     try {
-      await this.limiter?.charge(req.ip ?? 'unknown');
+      await this.limiter?.charge(sourceAddress(req));
     } catch (e) {
       if (!(e instanceof LimitExceeded)) throw e;
       res.setHeader('Retry-After', String(e.retryAfterSeconds));
@@ -50,3 +50,10 @@ export class RegistrationGuard implements CanActivate {
     return true;
   }
 }
+
+/** Where a registration comes from: the client's address as Express sees it through TRUST_PROXY. */
+const sourceAddress = (req: Request): string => req.ip ?? 'unknown';
+
+/** The address the limit was charged to, for the registration itself (a repeated one is recognised by it). */
+export const SourceAddress = createParamDecorator((_data: unknown, ctx: ExecutionContext): string =>
+  sourceAddress(ctx.switchToHttp().getRequest<Request>()));
