@@ -160,6 +160,7 @@ export async function startCluster(count: number, accessTokenTtlSeconds: number)
       BOOTSTRAP_ADMIN_PASSWORD: ADMIN_PASSWORD,
       OAUTH2_DCR_ENABLED: 'true',
       OAUTH2_DCR_RATE_LIMIT: '0', // every registration comes from 127.0.0.1
+      OAUTH2_DCR_REUSE_WINDOW: '0', // each virtual user's registration makes a new client, as an agent's first connect does
       SHUTDOWN_DRAIN_DELAY: '1s',
       SHUTDOWN_TIMEOUT: '10s',
       ACCESS_TOKEN_TTL: String(accessTokenTtlSeconds),

@@ -36,3 +36,30 @@ export async function deleteInBatches(
     if (deleted < batchSize) return { rows, batches };
   }
 }
+
+/**
+ * Sets `set` on the rows of `table` matching `where`, in bounded batches, like deleteInBatches: for values that must
+ * not outlive their use (a refresh token's successor key, a registration's digest of its source address).
+ */
+export async function updateInBatches(
+  dataSource: Pick<DataSource, 'query'>,
+  table: string,
+  key: string,
+  set: string,
+  where: string,
+  params: unknown[],
+  batchSize = PRUNE_BATCH_SIZE,
+): Promise<Pruned> {
+  let rows = 0;
+  let batches = 0;
+  for (;;) {
+    const updated = returnedRows<unknown>(await dataSource.query(
+      `WITH due AS (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${Number(batchSize)} FOR UPDATE SKIP LOCKED)
+       UPDATE ${table} t SET ${set} FROM due WHERE t.${key} = due.${key} RETURNING t.${key}`,
+      params,
+    )).length;
+    rows += updated;
+    batches++;
+    if (updated < batchSize) return { rows, batches };
+  }
+}

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { deleteInBatches, PRUNE_BATCH_SIZE, Pruned } from '../database/batched-delete';
+import { deleteInBatches, Pruned, updateInBatches } from '../database/batched-delete';
 import { returnedRows } from '../common/database';
 import { DataSource, EntityManager, IsNull, MoreThan, Repository } from 'typeorm';
 import { PreparedStatements, prepared } from '../database/prepared-statements';
@@ -214,21 +214,9 @@ export class RefreshTokensService {
    * Successor keys whose grace window has passed can answer nothing any more: they are forgotten, so that a copy of
    * the database plus an old token leaked from a client cannot reproduce a live one. In bounded batches, like pruning.
    */
-  async forgetSuccessorKeys(): Promise<Pruned> {
-    const grace = this.config.authorizationServer.refreshReuseGrace;
-    let rows = 0;
-    let batches = 0;
-    for (;;) {
-      const forgotten = returnedRows<unknown>(await this.tokens.query(
-        `WITH spent AS (SELECT id FROM refresh_tokens WHERE successor_key IS NOT NULL AND rotated_at < now() - make_interval(secs => $1)
-                         LIMIT ${PRUNE_BATCH_SIZE} FOR UPDATE SKIP LOCKED)
-         UPDATE refresh_tokens t SET successor_key = NULL FROM spent WHERE t.id = spent.id RETURNING t.id`,
-        [grace],
-      )).length;
-      rows += forgotten;
-      batches++;
-      if (forgotten < PRUNE_BATCH_SIZE) return { rows, batches };
-    }
+  forgetSuccessorKeys(): Promise<Pruned> {
+    return updateInBatches(this.tokens.manager, 'refresh_tokens', 'id', 'successor_key = NULL',
+      'successor_key IS NOT NULL AND rotated_at < now() - make_interval(secs => $1)', [this.config.authorizationServer.refreshReuseGrace]);
   }
 
   /** Expired tokens whose access token is dead too (deleting a row denies a live one, by the trigger). */

@@ -1,6 +1,7 @@
 import { AppsService } from '../../src/clients/apps.service';
 import * as bcrypt from 'bcrypt';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { sql } from '../helpers/database';
 import { DcrCleanupService } from '../../src/clients/registration/dcr-cleanup.service';
 import { MAX_REDIRECT_URIS } from '../../src/clients/registration/client-metadata';
@@ -712,6 +713,20 @@ describe('registration: the re-registration window', () => {
       const later = await register(t, body);
       expect([first.status, later.status]).toEqual([201, 201]);
       expect(later.body.client_id).not.toBe(first.body.client_id);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('forgets a registration\'s digest of its source address once the window has passed (the sweep)', async () => {
+    const t = await bootApp({ env: { ...DCR_ON, OAUTH2_DCR_REUSE_WINDOW: '1s' } });
+    try {
+      const first = await register(t, body);
+      const digest = async () => (await t.app.get(DataSource).query('SELECT registration_digest AS d FROM apps WHERE client_id = $1', [first.body.client_id]))[0].d as string | null;
+      expect(await digest()).toMatch(/^[0-9a-f]{64}$/);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await t.app.get(DcrCleanupService).sweep();
+      expect(await digest()).toBeNull();
     } finally {
       await t.close();
     }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { deleteInBatches } from '../../database/batched-delete';
+import { deleteInBatches, updateInBatches } from '../../database/batched-delete';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -41,6 +41,9 @@ export class DcrCleanupService {
       await this.notifications.flush();
       this.logger.log({ removed: affected, batches }, 'removed unused self-registered apps');
     }
+    // A registration's digest covers its source address: kept only while it can still match (OAUTH2_DCR_REUSE_WINDOW).
+    await updateInBatches(this.dataSource, 'apps', 'id', 'registration_digest = NULL',
+      'registration_digest IS NOT NULL AND created_at < now() - make_interval(secs => $1)', [this.config.dcr.reuseWindow]);
     return affected;
   }
 }
