@@ -6,7 +6,7 @@ import { CommonModule } from './common/common.module';
 import { HttpErrorFilter } from './common/http/http-error.filter';
 import { loggerParams } from './common/logging/logging';
 import { AppConfig } from './config/app-config';
-import { ConfigModule } from './config/config.module';
+import { Announce, ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { IdentityModule } from './identity/identity.module';
@@ -26,6 +26,8 @@ export interface AppModuleOptions {
   readonly logDestination?: DestinationStream;
   /** More modules to mount (tests mount probe controllers this way). */
   readonly extraModules?: DynamicModule['imports'];
+  /** Where one-off messages to the operator go (stdout unless given). */
+  readonly announce?: Announce;
 }
 
 @Module({})
@@ -34,7 +36,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(options.config),
+        ConfigModule.forRoot(options.config, options.announce),
         LoggerModule.forRoot(loggerParams(options.config.logLevel, options.logDestination)),
         DatabaseModule.forRoot(options.databaseUrl, options.config.database, options.config.database.listenUrl ?? options.databaseUrl),
         CommonModule,

@@ -114,6 +114,35 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
+/**
+ * The embedded cluster for a one-off command (the admin CLI): the one a running server started, when there is one
+ * (its port is in postmaster.pid, its password beside the data directory), left running afterwards; otherwise one
+ * started for the command and stopped with it.
+ */
+export async function openEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
+  const port = await runningClusterPort(options.dir);
+  if (port === undefined) return startEmbeddedPostgres(options);
+  const password = await clusterPassword(options.dir);
+  const base = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
+  return { url: `${base}/${options.database}`, adminUrl: `${base}/postgres`, port, stop: async () => undefined };
+}
+
+/** postmaster.pid holds the postmaster's pid on its first line and its port on the fourth. */
+async function runningClusterPort(dir: string): Promise<number | undefined> {
+  const pidFile = join(dir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = (await readFile(pidFile, 'utf8')).split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
+  }
+  return port;
+}
+
 /** PostgreSQL refuses a second postmaster on one data directory; say so plainly instead of its log line. */
 async function assertNotInUse(dir: string): Promise<void> {
   const pidFile = join(dir, 'postmaster.pid');

@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CryptoService } from '../../common/crypto/crypto.service';
 import { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
+import { ANNOUNCE, Announce, APP_CONFIG } from '../../config/config.module';
 import { OrgEntity } from '../entities/org.entity';
 import { UserEntity } from '../entities/user.entity';
 import { DEFAULT_ORG } from '../orgs/orgs.service';
@@ -12,7 +12,7 @@ const BOOTSTRAP_LOCK_KEY = 8102082353617037421n;
 
 /**
  * On an empty database: the default org and the first admin (SPEC §1). A generated password is printed once, on
- * stdout and never through the logger, which would redact it anyway.
+ * stdout (the CLI: stderr) and never through the logger, which would redact it anyway.
  */
 @Injectable()
 export class BootstrapAdminService implements OnApplicationBootstrap {
@@ -20,6 +20,7 @@ export class BootstrapAdminService implements OnApplicationBootstrap {
     private readonly dataSource: DataSource,
     private readonly crypto: CryptoService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(ANNOUNCE) private readonly announce: Announce,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -34,7 +35,7 @@ export class BootstrapAdminService implements OnApplicationBootstrap {
       return true;
     });
     if (created && !configured) {
-      process.stdout.write(
+      this.announce(
         `\n  portcullis: created the first admin.\n    username: ${username}\n    password: ${password}\n` +
           '  This password is shown only now. Sign in at /login and change it.\n\n',
       );
