@@ -157,7 +157,7 @@ export class RefreshTokensService {
     const [successor] = await this.sql.rows<Successor>(FIND_SUCCESSOR, [hash, appId, grace]);
     if (!successor) return undefined;
     const refreshToken = this.crypto.derivedToken(successor.successorKey, raw);
-    if (this.crypto.sha256Hex(refreshToken) !== successor.tokenHash) return undefined; // not derived from this key
+    if (!this.crypto.safeEqual(this.crypto.sha256Hex(refreshToken), successor.tokenHash)) return undefined; // not derived from this key
     const expiresAt = new Date(successor.accessTokenExpiresAt);
     // A rotation signs its access token for ACCESS_TOKEN_TTL exactly (never cut by `notAfter`), so its `iat` was
     // its `exp` less that; never later than now, should the setting have been shortened since.
