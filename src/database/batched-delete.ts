@@ -15,7 +15,7 @@ export interface Pruned {
  * every instance can prune at once without waiting on each other, and a long backlog never becomes one long lock.
  * `table`, `key` and `where` are our own SQL, never input.
  */
-export async function deleteInBatches(
+export function deleteInBatches(
   dataSource: Pick<DataSource, 'query'>,
   table: string,
   key: string,
@@ -23,25 +23,18 @@ export async function deleteInBatches(
   params: unknown[],
   batchSize = PRUNE_BATCH_SIZE,
 ): Promise<Pruned> {
-  let rows = 0;
-  let batches = 0;
-  for (;;) {
-    const deleted = returnedRows<unknown>(await dataSource.query(
-      `WITH doomed AS (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${Number(batchSize)} FOR UPDATE SKIP LOCKED)
-       DELETE FROM ${table} t USING doomed WHERE t.${key} = doomed.${key} RETURNING t.${key}`,
-      params,
-    )).length;
-    rows += deleted;
-    batches++;
-    if (deleted < batchSize) return { rows, batches };
-  }
+  return inBatches(batchSize, async () => returnedRows<unknown>(await dataSource.query(
+    `WITH doomed AS (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${Number(batchSize)} FOR UPDATE SKIP LOCKED)
+     DELETE FROM ${table} t USING doomed WHERE t.${key} = doomed.${key} RETURNING t.${key}`,
+    params,
+  )).length);
 }
 
 /**
  * Sets `set` on the rows of `table` matching `where`, in bounded batches, like deleteInBatches: for values that must
  * not outlive their use (a refresh token's successor key, a registration's digest of its source address).
  */
-export async function updateInBatches(
+export function updateInBatches(
   dataSource: Pick<DataSource, 'query'>,
   table: string,
   key: string,
@@ -50,16 +43,21 @@ export async function updateInBatches(
   params: unknown[],
   batchSize = PRUNE_BATCH_SIZE,
 ): Promise<Pruned> {
+  return inBatches(batchSize, async () => returnedRows<unknown>(await dataSource.query(
+    `WITH due AS (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${Number(batchSize)} FOR UPDATE SKIP LOCKED)
+     UPDATE ${table} t SET ${set} FROM due WHERE t.${key} = due.${key} RETURNING t.${key}`,
+    params,
+  )).length);
+}
+
+/** Runs `batch` (which answers the rows it touched) until a batch comes back short. */
+async function inBatches(batchSize: number, batch: () => Promise<number>): Promise<Pruned> {
   let rows = 0;
   let batches = 0;
   for (;;) {
-    const updated = returnedRows<unknown>(await dataSource.query(
-      `WITH due AS (SELECT ${key} FROM ${table} WHERE ${where} LIMIT ${Number(batchSize)} FOR UPDATE SKIP LOCKED)
-       UPDATE ${table} t SET ${set} FROM due WHERE t.${key} = due.${key} RETURNING t.${key}`,
-      params,
-    )).length;
-    rows += updated;
+    const touched = await batch();
+    rows += touched;
     batches++;
-    if (updated < batchSize) return { rows, batches };
+    if (touched < batchSize) return { rows, batches };
   }
 }
