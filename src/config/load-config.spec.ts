@@ -75,6 +75,22 @@ describe('loadConfig', () => {
     expect(loadConfig({ CONFIG_FILE: yamlFile('auth:\n  oauth2:\n    dcr:\n      reuseWindow: 2h\n') }).dcr.reuseWindow).toBe(7200);
   });
 
+  it('reads the client metadata document settings: off, no lists, 5 min to 24 h, 5 s unless set', () => {
+    expect(loadConfig({}).metadataDocuments).toEqual({
+      enabled: false, allowedDomains: [], allowedAddresses: [], cacheMinSeconds: 300, cacheMaxSeconds: 86400, fetchTimeoutMs: 5000, trustedCa: undefined, dnsServers: [],
+    });
+    const set = loadConfig({
+      OAUTH2_CIMD_ENABLED: 'true', OAUTH2_CIMD_ALLOWED_DOMAINS: 'Example.com, *.agents.example.net', OAUTH2_CIMD_ALLOWED_ADDRESSES: '127.0.0.1/32,fd00::/8',
+      OAUTH2_CIMD_CACHE_MIN: '1m', OAUTH2_CIMD_CACHE_MAX: '2h', OAUTH2_CIMD_FETCH_TIMEOUT: '2', OAUTH2_CIMD_DNS_SERVERS: '10.0.0.2, 127.0.0.1:5353, [::1]:53',
+    }).metadataDocuments;
+    expect(set).toMatchObject({
+      enabled: true, allowedDomains: ['example.com', '*.agents.example.net'], allowedAddresses: ['127.0.0.1/32', 'fd00::/8'],
+      cacheMinSeconds: 60, cacheMaxSeconds: 7200, fetchTimeoutMs: 2000, dnsServers: ['10.0.0.2', '127.0.0.1:5353', '[::1]:53'],
+    });
+    const yaml = 'auth:\n  oauth2:\n    clientIdMetadataDocuments:\n      enabled: true\n      allowedDomains:\n        - agents.example.com\n';
+    expect(loadConfig({ CONFIG_FILE: yamlFile(yaml) }).metadataDocuments).toMatchObject({ enabled: true, allowedDomains: ['agents.example.com'] });
+  });
+
   it('reads the housekeeping interval: ten minutes unless set', () => {
     expect(loadConfig({}).housekeeping).toEqual({ intervalMs: 600_000 });
     expect(loadConfig({ HOUSEKEEPING_INTERVAL: '2s' }).housekeeping).toEqual({ intervalMs: 2000 });
@@ -170,6 +186,12 @@ auth:
       [{ OAUTH2_DCR_REUSE_WINDOW: '-1' }, 'OAUTH2_DCR_REUSE_WINDOW must be a positive duration'],
       [{ OAUTH2_DCR_REUSE_WINDOW: 'a while' }, 'OAUTH2_DCR_REUSE_WINDOW must be a positive duration'],
       [{ DATABASE_POOL_SIZE: '0' }, 'DATABASE_POOL_SIZE must be from 1 to 1000 connections, not "0"'],
+      [{ OAUTH2_CIMD_ALLOWED_DOMAINS: 'example.com, http://x' }, 'OAUTH2_CIMD_ALLOWED_DOMAINS must be a list of host names such as example.com or *.example.com; "http://x" is not one'],
+      [{ OAUTH2_CIMD_ALLOWED_ADDRESSES: '10.0.0.0/33' }, 'OAUTH2_CIMD_ALLOWED_ADDRESSES must be a list of CIDR ranges such as 127.0.0.1/32 or 10.0.0.0/8; "10.0.0.0/33" is not one'],
+      [{ OAUTH2_CIMD_CACHE_MIN: '2h', OAUTH2_CIMD_CACHE_MAX: '1h' }, 'OAUTH2_CIMD_CACHE_MAX must not be shorter than OAUTH2_CIMD_CACHE_MIN'],
+      [{ OAUTH2_CIMD_FETCH_TIMEOUT: '1m' }, 'OAUTH2_CIMD_FETCH_TIMEOUT must be at most 30 s: a sign-in waits for it'],
+      [{ OAUTH2_CIMD_TRUSTED_CA_FILE: '/nonexistent/ca.pem' }, 'OAUTH2_CIMD_TRUSTED_CA_FILE names a file that cannot be read (ENOENT)'],
+      [{ OAUTH2_CIMD_DNS_SERVERS: 'dns.example.com' }, 'OAUTH2_CIMD_DNS_SERVERS must be a list of IP addresses, optionally with :port; "dns.example.com" is not one'],
       [{ DATABASE_LISTEN_URL: 'mysql://db/x' }, 'DATABASE_LISTEN_URL must be a postgres:// or postgresql:// URL with a host'],
       [{ DATABASE_POOL_SIZE: 'many' }, 'DATABASE_POOL_SIZE must be a whole number from 0 up'],
       [{ DATABASE_CONNECT_TIMEOUT: 'never' }, 'DATABASE_CONNECT_TIMEOUT must be a positive duration'],

@@ -280,6 +280,29 @@ describe('client metadata documents: server-side request forgery', () => {
   });
 });
 
+describe('client metadata documents: a domain allow-list', () => {
+  let t: TestApp;
+  let cookie: string;
+  beforeAll(async () => {
+    t = await bootApp({ env: documentsOn({ OAUTH2_CIMD_ALLOWED_DOMAINS: '*.example.test' }) });
+    cookie = await signIn(t);
+  });
+  afterAll(() => t.close());
+
+  it('accepts a document from a listed domain', async () => {
+    const clientId = host.document(nextPath('listed-domain'), {}, { name: 'agent.example.test' });
+    expect((await authorize(t, clientId, cookie)).status).toBe(200);
+  });
+
+  it('refuses a document from any other host without fetching it', async () => {
+    const path = nextPath('other-domain');
+    const res = await authorize(t, host.document(path), cookie);
+    expectErrorPage(res);
+    expect(res.text).toContain('documents from localhost are not accepted here');
+    expect(host.hitsOf(path)).toBe(0);
+  });
+});
+
 describe('client metadata documents: the shared cache', () => {
   let a: TestApp;
   let b: TestApp;
