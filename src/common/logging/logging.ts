@@ -22,7 +22,8 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       err: serializeError,
     },
-    autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' },
+    // Probes and scrapes, every few seconds from every balancer and Prometheus: noise, not traffic.
+    autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/metrics' },
     customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, err?: Error) =>
       err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
   };
