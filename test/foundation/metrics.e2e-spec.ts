@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { DcrCleanupService } from '../../src/clients/registration/dcr-cleanup.service';
 import { TableChanges } from '../../src/database/cached-rows';
 import { AccessTokenDenyList } from '../../src/grants/access-token-deny-list.service';
 import { BrowserSessionsService } from '../../src/identity/sessions/browser-sessions.service';
@@ -11,7 +12,7 @@ import { sql } from '../helpers/database';
 import { createUser, signIn } from '../helpers/identity';
 import { delta, Sample, scrape, Scrape, valueOf } from '../helpers/metrics';
 import { authorizeAndConsent, authorizeParams, getAuthorize, locationParams, pkce } from '../helpers/oauth';
-import { exchange, introspect, issueTokens, oauthError, refresh, revoke, tokenRequest, userinfo } from '../helpers/protocol';
+import { exchange, introspect, issueTokens, oauthError, refresh, registerApp, revoke, tokenRequest, userinfo } from '../helpers/protocol';
 
 /**
  * Issue 15 item 1: `/metrics` in the Prometheus text format — on by default, off with METRICS_ENABLED=false, on a
@@ -205,6 +206,36 @@ describe('/metrics', () => {
     }).toEqual({ authorization_codes: 1, refresh_tokens: 0, revoked_access_tokens: 3, signing_keys: 1, browser_sessions: 1 });
     expect(after.samples.filter((s) => s.name === 'portcullis_pruned_rows_total').map((s) => s.labels.table).sort())
       .toEqual(['authorization_codes', 'browser_sessions', 'refresh_tokens', 'revoked_access_tokens', 'signing_keys']);
+  });
+});
+
+describe('/metrics with a refresh grace and dynamic registration', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await bootApp({ env: { OAUTH2_REFRESH_REUSE_GRACE: '30s', OAUTH2_DCR_ENABLED: 'true' } });
+  });
+  afterAll(() => t.close());
+
+  it('counts a rotated refresh token answered again within the grace window, not as a reuse', async () => {
+    const admin = await signIn(t);
+    const client = await createApp(t, admin, { name: 'grace-app', grant_types: ['authorization_code', 'refresh_token'] });
+    const tokens = await issueTokens(t, client, admin);
+    expect((await refresh(t, client, tokens.refresh_token!)).status).toBe(200);
+    const before = await scrape(t.url);
+    expect((await refresh(t, client, tokens.refresh_token!)).status).toBe(200);
+    const after = await scrape(t.url);
+    expect(delta(before, after, 'portcullis_refresh_token_grace_answers_total')).toBe(1);
+    expect(delta(before, after, 'portcullis_refresh_token_reuse_total')).toBe(0);
+    expect(delta(before, after, 'portcullis_tokens_issued_total', { grant_type: 'refresh_token' })).toBe(1);
+  });
+
+  it('counts the self-registered apps the sweep removes', async () => {
+    const registered = await registerApp(t);
+    await sql(t, `UPDATE apps SET created_at = now() - interval '2 days' WHERE client_id = $1`, [registered.clientId]);
+    const before = await scrape(t.url);
+    expect(await t.app.get(DcrCleanupService, { strict: false }).sweep()).toBe(1);
+    const after = await scrape(t.url);
+    expect(delta(before, after, 'portcullis_pruned_rows_total', { table: 'apps' })).toBe(1);
   });
 });
 
