@@ -1,10 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import type { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
-import { CounterFamily, CounterSeries, HistogramFamily } from './series';
+import { CounterFamily, HistogramFamily } from './series';
 import { routeTemplate } from './http-route';
 
 /** The fixed names of the protocol endpoints, the `endpoint` label of protocol errors. */
@@ -39,7 +37,6 @@ const POOL_BUCKETS = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5];
  */
 @Injectable()
 export class Metrics {
-  readonly enabled: boolean;
   private readonly registry = new Registry();
   private processMetrics = false;
 
@@ -53,14 +50,8 @@ export class Metrics {
   private readonly clientAuthCache = this.counter('portcullis_client_auth_cache_total', 'Client secret checks answered from the cache of verified secrets (hit) or by bcrypt (miss)', ['result']);
   private readonly prunedRows = this.counter('portcullis_pruned_rows_total', 'Rows removed by housekeeping, by table', ['table']);
   private readonly poolAcquire = this.histogram('portcullis_db_pool_acquire_seconds', 'Time waited for a pooled database connection', [], POOL_BUCKETS).with();
-  private readonly cacheHit: CounterSeries;
-  private readonly cacheMiss: CounterSeries;
-
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.enabled = config.metrics.enabled;
-    this.cacheHit = this.clientAuthCache.with('hit');
-    this.cacheMiss = this.clientAuthCache.with('miss');
-  }
+  private readonly cacheHit = this.clientAuthCache.with('hit');
+  private readonly cacheMiss = this.clientAuthCache.with('miss');
 
   /**
    * Express middleware, ahead of everything else: one `finish` listener per request (`on`, not `once`: a response
