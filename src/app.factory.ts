@@ -12,6 +12,7 @@ import { DiscoveryService } from './discovery/discovery.service';
 import { SigningKeysService } from './token/signing-keys.service';
 import { requestIdMiddleware } from './common/http/request-id.middleware';
 import { Shutdown } from './health/shutdown';
+import { Metrics } from './common/metrics/metrics';
 import { createValidationPipe } from './common/http/request-validation';
 import { inputGuard } from './common/http/input-guard';
 import { PROJECT_ROOT } from './common/paths';
@@ -40,6 +41,8 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   app.set('trust proxy', options.config.trustProxy);
   // First of all: while draining, every response (errors too) closes its keep-alive connection.
   if (!options.preview) app.use(app.get(Shutdown).track);
+  // Then the request counts and latencies (/metrics), which must see every answer, errors and prebuilt ones too.
+  if (!options.preview && options.config.metrics.enabled) app.use(app.get(Metrics).http);
   app.use(requestIdMiddleware);
   app.use(
     helmet({

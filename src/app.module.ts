@@ -17,6 +17,7 @@ import { AuthorizeModule } from './authorize/authorize.module';
 import { GrantsModule } from './grants/grants.module';
 import { RevocationModule } from './revocation/revocation.module';
 import { UserInfoModule } from './userinfo/userinfo.module';
+import { ObservabilityModule } from './observability/observability.module';
 
 export interface AppModuleOptions {
   readonly config: AppConfig;
@@ -49,6 +50,7 @@ export class AppModule {
         AuthorizeModule,
         RevocationModule,
         UserInfoModule,
+        ObservabilityModule.forRoot(options.config.metrics),
         ...(options.extraModules ?? []),
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpErrorFilter }],

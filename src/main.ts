@@ -1,3 +1,5 @@
+// First of all: traces (when OTEL_EXPORTER_OTLP_ENDPOINT is set) need http, express and pg patched as they load.
+import './telemetry/start';
 import 'reflect-metadata';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -8,6 +10,7 @@ import { loadConfig } from './config/load-config';
 import { EmbeddedDatabase, EmbeddedPostgresError, startEmbeddedPostgres } from './database/embedded-postgres';
 import { Shutdown } from './health/shutdown';
 import { runtimeState } from './runtime-state';
+import { stopTracing } from './telemetry/tracing';
 
 /** Start-up: validate the settings, bring up the database, serve; stop it all cleanly on SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       });
       if (cut > 0) process.stderr.write(`portcullis: ${cut} connection(s) still open after SHUTDOWN_TIMEOUT were cut\n`);
       await app.close().catch((e) => process.stderr.write(`portcullis: error while closing: ${String(e)}\n`));
+      await stopTracing();
       await stopDatabase();
       clearTimeout(force);
       process.exit(0);
@@ -64,10 +68,11 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e: unknown) => {
+main().catch(async (e: unknown) => {
   // One clear line for the errors an operator can fix; the stack for anything else.
   if (e instanceof ConfigError) process.stderr.write(`portcullis: invalid configuration: ${e.message}\n`);
   else if (e instanceof EmbeddedPostgresError) process.stderr.write(`portcullis: ${e.message}\n`);
   else process.stderr.write(`portcullis: failed to start: ${e instanceof Error ? e.stack : String(e)}\n`);
+  await stopTracing();
   process.exit(1);
 });

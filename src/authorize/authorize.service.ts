@@ -5,6 +5,7 @@ import { AppsService } from '../clients/apps.service';
 import { AppEntity, isSelfRegistered } from '../clients/entities/app.entity';
 import { ScopesService } from '../clients/scopes/scopes.service';
 import { accessDenied, asErrorDescription, consentRequired, invalidRequest, loginRequired, OAuthError, RedirectableOAuthError } from '../common/oauth/oauth-error';
+import { Metrics } from '../common/metrics/metrics';
 import { errorPage, HOME_LINK } from '../common/pages/error-page';
 import { PageRequest, PageResult, readerOf, redirect } from '../common/pages/page-result';
 import { isolated } from '../common/text/display-text';
@@ -63,6 +64,7 @@ export class AuthorizeService implements OnModuleInit {
     private readonly users: UsersService,
     private readonly signInPurposes: SignInPurposes,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
   ) {
     this.issuer = config.authorizationServer.issuerUrl;
   }
@@ -262,6 +264,7 @@ export class AuthorizeService implements OnModuleInit {
     try {
       return await run();
     } catch (e) {
+      if (e instanceof OAuthError) this.metrics.oauthError('authorize', e.code);
       if (e instanceof RedirectableOAuthError) {
         return redirect(this.redirectUri(e.redirectUri, { error: e.code, error_description: asErrorDescription(e.description), state: e.state }));
       }

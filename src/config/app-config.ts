@@ -42,6 +42,15 @@ export interface AppConfig {
   readonly housekeeping: {
     readonly intervalMs: number;
   };
+  /**
+   * `/metrics` in the Prometheus text format. On by default: an operator's first question about a running server
+   * is answered without a restart. `port` serves it on its own listener (on HOST) instead of the public one, so
+   * a load balancer that forwards the main port never exposes it; undefined: the main port.
+   */
+  readonly metrics: {
+    readonly enabled: boolean;
+    readonly port?: number;
+  };
   readonly authorizationServer: {
     readonly enabled: boolean;
     /** No trailing slash: every `iss` and metadata URL is built by appending a path (RFC 8414 §2). */

@@ -97,6 +97,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ HOUSEKEEPING_INTERVAL: '0' })).toThrow('HOUSEKEEPING_INTERVAL must be a positive duration');
   });
 
+  it('reads the metrics settings: /metrics on the main port unless METRICS_PORT is set, off with METRICS_ENABLED=false', () => {
+    expect(loadConfig({}).metrics).toEqual({ enabled: true, port: undefined });
+    expect(loadConfig({ METRICS_ENABLED: 'false' }).metrics).toEqual({ enabled: false, port: undefined });
+    expect(loadConfig({ METRICS_PORT: '9464' }).metrics).toEqual({ enabled: true, port: 9464 });
+    expect(loadConfig({ METRICS_PORT: '0', PORT: '0' }).metrics).toEqual({ enabled: true, port: 0 });
+  });
+
+  it('reads the metrics settings from the YAML tree', () => {
+    const file = yamlFile('metrics:\n  enabled: false\n  port: 9100\n');
+    expect(loadConfig({ CONFIG_FILE: file }).metrics).toEqual({ enabled: false, port: 9100 });
+  });
+
   it('reads the database bounds', () => {
     expect(loadConfig({ DATABASE_POOL_SIZE: '25', DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '1m' }).database)
       .toEqual({ poolSize: 25, connectTimeoutMs: 2000, statementTimeoutMs: 60_000, listenUrl: undefined });
@@ -203,6 +215,10 @@ auth:
       [{ OAUTH2_REFRESH_REUSE_GRACE: '1h' }, 'OAUTH2_REFRESH_REUSE_GRACE must be at most 300 seconds, not "1h"'],
       [{ OAUTH2_REFRESH_REUSE_GRACE: '-1' }, 'OAUTH2_REFRESH_REUSE_GRACE must be a positive duration'],
       [{ OAUTH2_REFRESH_REUSE_GRACE: 'a bit' }, 'OAUTH2_REFRESH_REUSE_GRACE must be a positive duration'],
+      [{ METRICS_ENABLED: 'sometimes' }, 'METRICS_ENABLED must be true or false, not "sometimes"'],
+      [{ METRICS_PORT: 'metrics' }, 'METRICS_PORT must be a port number from 0 to 65535, not "metrics"'],
+      [{ METRICS_PORT: '3000' }, 'METRICS_PORT must differ from PORT: /metrics gets a listener of its own'],
+      [{ METRICS_PORT: '8080', PORT: '8080' }, 'METRICS_PORT must differ from PORT'],
       [{ CONFIG_FILE: '/nonexistent/portcullis.yaml' }, 'CONFIG_FILE /nonexistent/portcullis.yaml cannot be read: ENOENT'],
     ])('%j', (env, message) => {
       const error = errorOf(env as Record<string, string>);

@@ -27,6 +27,8 @@ const S = {
   shutdownTimeout: { env: 'SHUTDOWN_TIMEOUT', yaml: 'server.shutdown.timeout' },
   housekeepingInterval: { env: 'HOUSEKEEPING_INTERVAL', yaml: 'housekeeping.interval' },
   logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
+  metricsEnabled: { env: 'METRICS_ENABLED', yaml: 'metrics.enabled' },
+  metricsPort: { env: 'METRICS_PORT', yaml: 'metrics.port' },
   trustProxy: { env: 'TRUST_PROXY', yaml: 'server.trustProxy' },
   asEnabled: { env: 'OAUTH2_AS_ENABLED', yaml: 'auth.oauth2.authorizationServer.enabled' },
   issuerUrl: { env: 'ISSUER_URL', yaml: 'auth.oauth2.authorizationServer.issuerURL' },
@@ -109,6 +111,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     housekeeping: {
       intervalMs: (read.duration(S.housekeepingInterval) ?? 600) * 1000,
     },
+    metrics: metricsSettings(read, port),
     authorizationServer: {
       enabled: asEnabled,
       issuerUrl: issuer ?? `http://localhost:${port}`,
@@ -137,6 +140,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
   };
   return deepFreeze(config);
+}
+
+function metricsSettings(read: SettingReader, mainPort: number): AppConfig['metrics'] {
+  const port = read.port(S.metricsPort);
+  // 0 asks the system for a free port, for either listener; any other port can only be bound once.
+  if (port !== undefined && port !== 0 && port === mainPort) {
+    throw new ConfigError(`${read.name(S.metricsPort)} must differ from ${read.name(S.port)}: /metrics gets a listener of its own`);
+  }
+  return { enabled: read.boolean(S.metricsEnabled) ?? true, port };
 }
 
 function metadataDocumentSettings(read: SettingReader): AppConfig['metadataDocuments'] {

@@ -4,6 +4,7 @@ import type { Pruned } from '../database/batched-delete';
 import { DataSource, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
+import { Metrics } from '../common/metrics/metrics';
 import { isDeadlock } from '../common/database';
 import { PreparedStatements, prepared } from '../database/prepared-statements';
 import { UsageWriteBehind } from '../database/write-behind';
@@ -102,6 +103,7 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     private readonly clock: Clock,
     private readonly crypto: CryptoService,
     private readonly sql: PreparedStatements,
+    private readonly metrics: Metrics,
   ) {
     this.usage = new UsageWriteBehind('grants', (sql, params) => this.grants.query(sql, params));
   }
@@ -198,10 +200,16 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
       return { accessTokenJti: minted.accessToken.jti, accessTokenExpiresAt: minted.accessToken.expiresAt, scopes: minted.scopes, value: minted.value };
     });
     if (!result.ok) {
-      if (result.reason === 'reused') this.logger.warn({ appId }, 'rotated refresh token reused: its family is revoked');
+      if (result.reason === 'reused') {
+        this.metrics.refreshTokenReused();
+        this.logger.warn({ appId }, 'rotated refresh token reused: its family is revoked');
+      }
       throw invalidGrant('the refresh token is invalid, expired, revoked or already used', result.reason);
     }
-    if (result.again) this.logger.log({ appId }, 'rotated refresh token presented again within the grace window: its successor is answered again');
+    if (result.again) {
+      this.metrics.refreshTokenGraceAnswered();
+      this.logger.log({ appId }, 'rotated refresh token presented again within the grace window: its successor is answered again');
+    }
     this.markUsed(result.basis.grantId);
     return { value: result.minted.value, refreshToken: result.refreshToken };
   }
@@ -292,6 +300,7 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
       return [...refreshed, ...(await this.denyList.deny(accessTokensOf([code]), tx))];
     });
     this.denyList.remember(denied);
+    this.metrics.authorizationCodeReplayed();
     this.logger.warn({ appId: code.appId, userId: code.userId }, 'authorization code replayed: its tokens are revoked');
   }
 }

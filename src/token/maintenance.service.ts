@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { Metrics } from '../common/metrics/metrics';
 import type { Pruned } from '../database/batched-delete';
 import { ScheduledJobs } from '../database/scheduled-jobs';
 import { GrantsService } from '../grants/grants.service';
@@ -12,6 +13,7 @@ export class MaintenanceService {
   constructor(
     private readonly grants: GrantsService,
     private readonly keys: SigningKeysService,
+    private readonly metrics: Metrics,
     jobs: ScheduledJobs,
   ) {
     jobs.every('prune expired rows', () => this.prune());
@@ -27,6 +29,10 @@ export class MaintenanceService {
       ...(await this.grants.pruneExpired()),
       signingKeys: await this.keys.pruneRetired(),
     };
+    this.metrics.pruned('authorization_codes', pruned.codes.rows);
+    this.metrics.pruned('refresh_tokens', pruned.refreshTokens.rows);
+    this.metrics.pruned('revoked_access_tokens', pruned.revokedAccessTokens.rows);
+    this.metrics.pruned('signing_keys', pruned.signingKeys);
     this.logger.log(pruned, 'pruned expired rows');
     return pruned;
   }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AuthenticatedClient } from '../clients/authentication/client-authentication.service';
+import { Metrics } from '../common/metrics/metrics';
 import { unauthorizedClient, unsupportedGrantType } from '../common/oauth/oauth-error';
 import { TokenRequestDto, TokenResponseDto } from './dto/token.dto';
 import { GRANT_TYPE_HANDLERS, GRANT_TYPES_SUPPORTED, GrantTypeHandler } from './grant-types/grant-type';
@@ -9,11 +10,14 @@ import { GRANT_TYPE_HANDLERS, GRANT_TYPES_SUPPORTED, GrantTypeHandler } from './
 export class TokenService {
   private readonly handlers: ReadonlyMap<string, GrantTypeHandler>;
 
-  constructor(@Inject(GRANT_TYPE_HANDLERS) handlers: GrantTypeHandler[]) {
+  constructor(
+    @Inject(GRANT_TYPE_HANDLERS) handlers: GrantTypeHandler[],
+    private readonly metrics: Metrics,
+  ) {
     this.handlers = new Map(handlers.map((h) => [h.grantType, h]));
   }
 
-  issue(client: AuthenticatedClient, request: TokenRequestDto): Promise<TokenResponseDto> {
+  async issue(client: AuthenticatedClient, request: TokenRequestDto): Promise<TokenResponseDto> {
     if (!GRANT_TYPES_SUPPORTED.includes(request.grant_type)) {
       throw unsupportedGrantType(`grant_type "${request.grant_type}" is not supported`);
     }
@@ -23,6 +27,8 @@ export class TokenService {
     }
     const handler = this.handlers.get(request.grant_type);
     if (!handler) throw unsupportedGrantType(`grant_type "${request.grant_type}" is not supported`);
-    return handler.handle(client, request);
+    const response = await handler.handle(client, request);
+    this.metrics.tokenIssued(request.grant_type);
+    return response;
   }
 }

@@ -14,6 +14,8 @@ import { concrete, expressRoutes, key, nestRoutes, Route, send } from '../helper
 /** The routes marked @Public, as `METHOD /path`. A new public route must be added here on purpose. */
 const PUBLIC_ROUTES = [
   'GET /', 'GET /healthz', 'GET /readyz', 'GET /login', 'POST /login', 'POST /logout',
+  // Prometheus scrapes carry no credential; METRICS_PORT or the load balancer keeps it private (README).
+  'GET /metrics',
   // OAuth protocol endpoints: clients authenticate by the protocol's own means (RFC 6749 §2.3, RFC 7591 §3).
   'GET /.well-known/oauth-authorization-server', 'GET /.well-known/openid-configuration',
   'GET /.well-known/oauth-protected-resource', 'GET /.well-known/oauth-protected-resource/*issuerPath',

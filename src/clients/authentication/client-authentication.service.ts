@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { createHmac, randomBytes } from 'node:crypto';
 import { CryptoService } from '../../common/crypto/crypto.service';
+import { Metrics } from '../../common/metrics/metrics';
 import { invalidClient, invalidRequest, OAuthError } from '../../common/oauth/oauth-error';
 import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
 import { AppsService, withoutSecretHash } from '../apps.service';
@@ -60,6 +61,7 @@ export class ClientAuthenticationService {
     private readonly apps: AppsService,
     private readonly crypto: CryptoService,
     limits: RateLimitsService,
+    private readonly metrics: Metrics,
   ) {
     this.attempts = limits.limit({ name: 'client-secret', points: SECRET_ATTEMPTS, durationSeconds: SECRET_WINDOW_SECONDS });
   }
@@ -91,7 +93,9 @@ export class ClientAuthenticationService {
 
   private async secretMatches(clientId: string, storedHash: string, secret: string, ip: string): Promise<boolean> {
     const key = createHmac('sha256', this.cacheKey).update(`${clientId}\0${storedHash}\0${secret}`).digest('base64url');
-    if (this.verified.get(key)) return true;
+    const cached = this.verified.get(key) === true;
+    this.metrics.clientAuthCacheLookup(cached);
+    if (cached) return true;
     // bcrypt reads only 72 bytes: a longer presented secret could otherwise match on its prefix.
     if (Buffer.byteLength(secret, 'utf8') > 72) return false;
     const running = this.verifying.get(key);

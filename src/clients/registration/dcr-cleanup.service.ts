@@ -3,6 +3,7 @@ import { deleteInBatches, updateInBatches } from '../../database/batched-delete'
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import { Metrics } from '../../common/metrics/metrics';
 import { AppsService } from '../apps.service';
 import { DatabaseNotifications } from '../../database/notifications.service';
 import { ScheduledJobs } from '../../database/scheduled-jobs';
@@ -26,6 +27,7 @@ export class DcrCleanupService {
     private readonly notifications: DatabaseNotifications,
     private readonly apps: AppsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
     jobs: ScheduledJobs,
   ) {
     jobs.every('sweep unused self-registered apps', () => this.sweep());
@@ -37,6 +39,7 @@ export class DcrCleanupService {
     // In batches (ON DELETE CASCADE takes each app's grants, codes and refresh tokens along).
     const { rows: affected, batches } = await deleteInBatches(this.dataSource, 'apps', 'id', unusedSelfRegisteredApp('apps', '$1', '$2'),
       [this.config.dcr.unusedTtl, this.config.dcr.idleTtl], SWEEP_BATCH_SIZE);
+    this.metrics.pruned('apps', affected);
     if (affected > 0) {
       await this.notifications.flush();
       this.logger.log({ removed: affected, batches }, 'removed unused self-registered apps');

@@ -5,6 +5,7 @@ import { APP_CONFIG } from '../../config/config.module';
 import { BearerChallenge } from '../oauth/bearer-challenge';
 import { asErrorDescription, OAuthError, invalidClientMetadata, invalidRedirectUri, invalidRequest, serverError } from '../oauth/oauth-error';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../../database/database-unavailable';
+import { Metrics, ProtocolEndpointName } from '../metrics/metrics';
 import { errorModel, statusErrorPage } from '../pages/error-page';
 import { ApiProblem, ProblemBody, problemTypeForStatus } from '../problem/problem';
 import { requestIdOf } from './request-id.middleware';
@@ -20,6 +21,8 @@ const REGISTRATION_PATH = /^\/oauth2\/register\/?$/;
 const API_PATH = /^\/api\//;
 /** Machine-facing paths: whatever asks, they answer JSON (SPEC §2: every well-known URL answers JSON). */
 const MACHINE_PATH = /^\/(api|oauth2|\.well-known|docs)(\/|$)|\/\.well-known\//;
+/** The endpoint a protocol error counts under in /metrics: a fixed name, never the path. */
+const ENDPOINT_NAME = /^\/oauth2\/(authorize|token|revoke|introspect|register|userinfo)\/?$/;
 
 /**
  * The one place where an error becomes a response. Whatever is thrown — by a service, a check, the validation
@@ -31,7 +34,10 @@ export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
   private readonly challenge: BearerChallenge;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {
     this.challenge = new BearerChallenge(config);
   }
 
@@ -94,6 +100,7 @@ export class HttpErrorFilter implements ExceptionFilter {
   }
 
   private writeOAuthError(res: Response, req: Request, error: OAuthError): void {
+    this.metrics.oauthError((ENDPOINT_NAME.exec(req.path ?? '')?.[1] ?? 'other') as ProtocolEndpointName, error.code);
     if (error.status >= 500 && error.detail) {
       this.logger.error({ error: error.code, detail: error.detail, requestId: requestIdOf(req) }, 'protocol endpoint failed');
     } else if (error.detail) {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import { markRoute } from '../metrics/http-route';
 
 /** A JSON document served as it is, to anyone: discovery metadata and the JWKS. */
 export interface PublishedDocument {
@@ -25,6 +26,8 @@ export function servePublishedDocuments(documents: ReadonlyMap<string, () => Pub
     const get = (req.method === 'GET' || req.method === 'HEAD') && documents.get(req.url);
     if (!get) return next();
     const document = get();
+    // Its exact path is one of the few this serves, fixed by configuration: it names the route in /metrics.
+    markRoute(req, req.url);
     res.setHeader('Content-Type', 'application/json; charset=utf-8');
     res.setHeader('Cache-Control', document.cacheControl);
     res.setHeader('ETag', document.etag);

@@ -1,4 +1,7 @@
-import { serializeError } from './logging';
+import { context, trace, TraceFlags } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import pino from 'pino';
+import { loggerParams, serializeError } from './logging';
 
 describe('serializeError', () => {
   it('logs an Error by its type, message and stack', () => {
@@ -21,5 +24,31 @@ describe('serializeError', () => {
   it('logs a thrown string or null by its type', () => {
     expect(serializeError('text')).toMatchObject({ type: 'string', message: "'text'" });
     expect(serializeError(null)).toMatchObject({ type: 'null', message: 'null' });
+  });
+});
+
+describe('trace ids in log lines', () => {
+  const lines: Record<string, unknown>[] = [];
+  const options = (loggerParams('info').pinoHttp as object);
+  const logger = pino(options, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+  const span = { traceId: '0af7651916cd43dd8448eb211c80319c', spanId: 'b7ad6b7169203331', traceFlags: TraceFlags.SAMPLED };
+
+  // What the tracing SDK registers when OTEL_EXPORTER_OTLP_ENDPOINT is set (src/telemetry/tracing.ts).
+  beforeAll(() => context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable()));
+  afterAll(() => context.disable());
+  beforeEach(() => (lines.length = 0));
+
+  it('names the active span on every line written inside it', () => {
+    context.with(trace.setSpan(context.active(), trace.wrapSpanContext(span)), () => logger.info({ requestId: 'r1' }, 'inside'));
+    expect(lines[0]).toMatchObject({ trace_id: span.traceId, span_id: span.spanId, requestId: 'r1', msg: 'inside' });
+  });
+
+  it('adds nothing outside a span, and never changes the object logged', () => {
+    const logged = { requestId: 'r2' };
+    logger.info(logged, 'outside');
+    context.with(trace.setSpan(context.active(), trace.wrapSpanContext(span)), () => logger.info(logged, 'inside'));
+    expect(lines[0]).not.toHaveProperty('trace_id');
+    expect(lines[1]).toHaveProperty('trace_id', span.traceId);
+    expect(logged).toEqual({ requestId: 'r2' });
   });
 });

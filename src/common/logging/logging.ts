@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { inspect } from 'node:util';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import type { Params } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { requestIdOf } from '../http/request-id.middleware';
@@ -12,6 +13,9 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
     genReqId: (req: IncomingMessage) => requestIdOf(req as never),
     redact: { paths: REDACT_PATHS, censor: CENSOR },
     formatters: { log: redactSecrets },
+    // With traces on, every line written inside a span names it, so a log line leads to its trace and back.
+    mixin: traceContext,
+    mixinMergeStrategy: (line: object, mixin: object) => (mixin === NO_TRACE ? line : Object.assign(mixin, line)),
     serializers: {
       req: (req: { id?: string; method?: string; url?: string; remoteAddress?: string }) => ({
         id: req.id,
@@ -22,11 +26,21 @@ export function loggerParams(level: string, destination?: DestinationStream): Pa
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       err: serializeError,
     },
-    autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' },
+    // Probes and scrapes, every few seconds from every balancer and Prometheus: noise, not traffic.
+    autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/metrics' },
     customLogLevel: (_req: IncomingMessage, res: { statusCode: number }, err?: Error) =>
       err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
   };
   return { pinoHttp: destination ? [options, destination] : options };
+}
+
+/** Shared, never written to: the merge strategy above hands the line on untouched when there is no trace. */
+const NO_TRACE = Object.freeze({});
+
+/** The active span's ids (`trace_id`, `span_id`), as OpenTelemetry's log data model names them; none without tracing. */
+export function traceContext(): object {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : NO_TRACE;
 }
 
 /**

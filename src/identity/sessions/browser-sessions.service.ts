@@ -6,6 +6,7 @@ import { LessThan, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { isUuid } from '../../common/uuid';
 import { CryptoService } from '../../common/crypto/crypto.service';
+import { Metrics } from '../../common/metrics/metrics';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { BrowserSessionEntity } from '../entities/browser-session.entity';
@@ -55,6 +56,7 @@ export class BrowserSessionsService {
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
     jobs: ScheduledJobs,
   ) {
     jobs.every('prune expired browser sessions', () => this.pruneExpired());
@@ -115,6 +117,7 @@ export class BrowserSessionsService {
 
   async pruneExpired(): Promise<Pruned> {
     const pruned = await deleteInBatches(this.sessions.manager, 'browser_sessions', 'id', 'expires_at < $1', [this.clock.now()]);
+    this.metrics.pruned('browser_sessions', pruned.rows);
     if (pruned.rows > 0) this.logger.log({ browserSessions: pruned }, 'pruned expired browser sessions');
     return pruned;
   }
