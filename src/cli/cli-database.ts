@@ -39,7 +39,8 @@ export class CliDatabase {
   async services(): Promise<INestApplicationContext> {
     if (!this.app) {
       const logDestination = pino.destination({ dest: 2, sync: true });
-      const config = { ...this.config, logLevel: this.config.logLevel === 'info' ? 'warn' : this.config.logLevel };
+      // A command serves nothing: no metrics listener (the server's METRICS_PORT is taken by the server).
+      const config = { ...this.config, logLevel: this.config.logLevel === 'info' ? 'warn' : this.config.logLevel, metrics: { ...this.config.metrics, enabled: false, port: undefined } };
       this.app = await NestFactory.createApplicationContext(AppModule.forRoot({ config, databaseUrl: this.url, logDestination, announce: (text) => process.stderr.write(text) }), { logger: false, abortOnError: false });
     }
     return this.app;

@@ -194,12 +194,15 @@ describe('the admin CLI as a process, beside a running server on the embedded Po
   let server: ServerProcess;
   let url: string;
   let dataDir: string;
+  let metricsPort: string;
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'portcullis-cli-'));
     chmodSync(dataDir, 0o755); // the embedded PostgreSQL runs as the postgres user, who must reach its data directory
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    server = new ServerProcess({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, SHUTDOWN_DRAIN_DELAY: '0' });
+    // The server's own metrics port: a command run with the same settings must not try to open it too.
+    metricsPort = String(await freePort());
+    server = new ServerProcess({ PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, BOOTSTRAP_ADMIN_PASSWORD: TEST_ADMIN_PASSWORD, SHUTDOWN_DRAIN_DELAY: '0', METRICS_PORT: metricsPort });
     await server.waitUntilReady(`${url}/readyz`, 120_000);
   });
   afterAll(async () => {
@@ -212,7 +215,7 @@ describe('the admin CLI as a process, beside a running server on the embedded Po
     return new Promise((resolve) => {
       const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(PROJECT_ROOT, 'src/cli/main.ts'), ...args], {
         cwd: PROJECT_ROOT,
-        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', DATA_DIR: dataDir, LOG_LEVEL: 'warn', METRICS_PORT: metricsPort },
       });
       let out = '';
       let err = '';
