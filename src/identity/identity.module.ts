@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditEventEntity } from './audit/audit-event.entity';
+import { AuditEventsController, MyAuditEventsController } from './audit/audit-events.controller';
+import { AuditEventsService } from './audit/audit-events.service';
 import { AuditTrail } from './audit/audit-trail.service';
 import { AuthenticationGuard } from './auth/authentication.guard';
 import { BearerTokenRegistry } from './auth/bearer-token-registry';
@@ -27,10 +30,11 @@ import { UserCredentialHooks } from './users/user-credential-hooks';
  * audit trail, which every module above records its security events in.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OrgEntity, UserEntity, BrowserSessionEntity, ServiceAccountEntity])],
-  controllers: [LoginController, UsersController, OrgsController, ServiceAccountsController],
+  imports: [TypeOrmModule.forFeature([OrgEntity, UserEntity, BrowserSessionEntity, ServiceAccountEntity, AuditEventEntity])],
+  controllers: [LoginController, UsersController, OrgsController, ServiceAccountsController, AuditEventsController, MyAuditEventsController],
   providers: [
     AuditTrail,
+    AuditEventsService,
     OrgsService,
     UsersService,
     ServiceAccountsService,
@@ -43,6 +47,6 @@ import { UserCredentialHooks } from './users/user-credential-hooks';
     BearerAuthenticator,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
   ],
-  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks, SignInPurposes, AuditTrail],
+  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks, SignInPurposes, AuditTrail, AuditEventsService],
 })
 export class IdentityModule {}
