@@ -26,6 +26,7 @@ const S = {
   drainDelay: { env: 'SHUTDOWN_DRAIN_DELAY', yaml: 'server.shutdown.drainDelay' },
   shutdownTimeout: { env: 'SHUTDOWN_TIMEOUT', yaml: 'server.shutdown.timeout' },
   housekeepingInterval: { env: 'HOUSEKEEPING_INTERVAL', yaml: 'housekeeping.interval' },
+  auditRetention: { env: 'AUDIT_RETENTION', yaml: 'audit.retention' },
   logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
   trustProxy: { env: 'TRUST_PROXY', yaml: 'server.trustProxy' },
   asEnabled: { env: 'OAUTH2_AS_ENABLED', yaml: 'auth.oauth2.authorizationServer.enabled' },
@@ -108,6 +109,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     },
     housekeeping: {
       intervalMs: (read.duration(S.housekeepingInterval) ?? 600) * 1000,
+    },
+    audit: {
+      retentionSeconds: read.duration(S.auditRetention) ?? 365 * 86400,
     },
     authorizationServer: {
       enabled: asEnabled,

@@ -2,9 +2,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Pruned } from '../database/batched-delete';
 import { ScheduledJobs } from '../database/scheduled-jobs';
 import { GrantsService } from '../grants/grants.service';
+import { AuditEventsService } from '../identity/audit/audit-events.service';
 import { SigningKeysService } from './signing-keys.service';
 
-/** Expired rows are pruned (SPEC §6): codes, refresh tokens, denied jtis and keys no token can need. */
+/**
+ * Expired rows are pruned (SPEC §6): codes, refresh tokens, denied jtis and keys no token can need; and audit
+ * events older than AUDIT_RETENTION.
+ */
 @Injectable()
 export class MaintenanceService {
   private readonly logger = new Logger(MaintenanceService.name);
@@ -12,6 +16,7 @@ export class MaintenanceService {
   constructor(
     private readonly grants: GrantsService,
     private readonly keys: SigningKeysService,
+    private readonly auditEvents: AuditEventsService,
     jobs: ScheduledJobs,
   ) {
     jobs.every('prune expired rows', () => this.prune());
@@ -26,6 +31,7 @@ export class MaintenanceService {
     const pruned = {
       ...(await this.grants.pruneExpired()),
       signingKeys: await this.keys.pruneRetired(),
+      auditEvents: await this.auditEvents.pruneExpired(),
     };
     this.logger.log(pruned, 'pruned expired rows');
     return pruned;

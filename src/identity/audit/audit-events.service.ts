@@ -1,8 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
+import { Clock } from '../../common/clock';
 import { forbidden, validationError } from '../../common/problem/problem';
 import { isUuid } from '../../common/uuid';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { deleteInBatches, Pruned } from '../../database/batched-delete';
 import type { Principal } from '../auth/principal';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditEventDto, AuditEventFilterDto, AuditEventPageDto, AuditEventQueryDto } from './dto/audit-event.dto';
@@ -18,11 +22,16 @@ const EXACT_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 /**
  * Reading the audit trail: the admin's list of every event, and a user's list of their own (the events about them
  * and those they caused). Newest first, in pages that follow a cursor on (occurred_at, id) — the table's index —
- * so a page never repeats or skips an event, however many arrive meanwhile.
+ * so a page never repeats or skips an event, however many arrive meanwhile. Old events are pruned after
+ * AUDIT_RETENTION.
  */
 @Injectable()
 export class AuditEventsService {
-  constructor(@InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>) {}
+  constructor(
+    @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
+    private readonly clock: Clock,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   list(query: AuditEventQueryDto): Promise<AuditEventPageDto> {
     return this.page(query, (p) => [
@@ -36,6 +45,12 @@ export class AuditEventsService {
     if (principal.kind !== 'user') throw forbidden('Only a user has audit events of their own');
     const me = principal.userId;
     return this.page(query, (p) => [`(subject_user_id = ${p(me)} OR (actor_type = 'user' AND actor_id = ${p(me)}))`]);
+  }
+
+  /** Events older than AUDIT_RETENTION, in bounded batches like every other pruning. */
+  pruneExpired(): Promise<Pruned> {
+    const cutoff = new Date(this.clock.now().getTime() - this.config.audit.retentionSeconds * 1000);
+    return deleteInBatches(this.events.manager, 'audit_events', 'id', 'occurred_at < $1', [cutoff]);
   }
 
   /** `scope(p)`: the list's own conditions, `p` numbering each parameter. */
