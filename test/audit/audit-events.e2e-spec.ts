@@ -8,7 +8,7 @@ import { DnsServer } from '../helpers/dns-server';
 import { DocumentHost } from '../helpers/document-host';
 import { createServiceAccount, createUser, loginForm, postLogin, signIn } from '../helpers/identity';
 import { authorizeAndConsent, authorizeParams, consentForm, getAuthorize, locationParams, pkce, postDecision } from '../helpers/oauth';
-import { exchange, grantIdOf, issueTokens, refresh, registerApp, rotate } from '../helpers/protocol';
+import { exchange, grantIdOf, issueTokens, refresh, registerApp, revoke, rotate } from '../helpers/protocol';
 import { expectProblem, field } from '../helpers/problem';
 
 /**
@@ -306,6 +306,16 @@ describe('every event type, produced by its action', () => {
       expect(res.body.error).toBe('invalid_grant');
       const row = await expectEvent(res, { type: 'refresh_token.reuse_detected', outcome: 'failure', actor: clientActorOf(client, (await appName(client))), subject: bob.id, client: client.clientId });
       expect(row.details).toEqual({ family_id: expect.any(String), grant_id: expect.any(String), sessions_revoked: 1 });
+    });
+
+    it('no event for a refresh token that was revoked, not rotated: a client that has not heard yet', async () => {
+      const bob = await newUser();
+      const client = await newClient();
+      const tokens = await issueTokens(t, client, await signIn(t, bob.username, bob.password));
+      expect((await revoke(t, client, tokens.refresh_token!)).status).toBe(200);
+      const res = await refresh(t, client, tokens.refresh_token!);
+      expect(res.body.error).toBe('invalid_grant');
+      await expectNoEvent(res);
     });
 
     it('no event for a refresh token that was never issued', async () => {
