@@ -17,6 +17,7 @@ import { createValidationPipe } from './common/http/request-validation';
 import { inputGuard } from './common/http/input-guard';
 import { PROJECT_ROOT } from './common/paths';
 import { buildOpenApiDocument } from './openapi/openapi';
+import { auditScopeMiddleware } from './identity/audit/audit-context';
 
 /** Bodies larger than this are refused with 413: no endpoint needs more, and it bounds what a caller can make us parse. */
 export const BODY_LIMIT = '100kb';
@@ -24,7 +25,7 @@ export const BODY_LIMIT = '100kb';
 /**
  * Builds the whole application — the one code path used by `main.ts`, the tests and the benchmarks — without
  * listening. Express middleware order matters: request id first (so every answer carries it), then security
- * headers, then the body parsers whose errors the global filter formats.
+ * headers, then the body parsers whose errors the global filter formats, then the audit scope.
  */
 export async function createApp(options: AppModuleOptions & { preview?: boolean }): Promise<NestExpressApplication> {
   const https = options.config.authorizationServer.issuerUrl.startsWith('https:');
@@ -66,6 +67,8 @@ export async function createApp(options: AppModuleOptions & { preview?: boolean 
   app.use(cookieParser());
   // After the parsers, before any route reads the request: NUL bytes, lone surrogates, deep JSON (SPEC §7).
   app.use(inputGuard);
+  // The audit trail's request id, source address and (once authenticated) actor, for everything the request does.
+  app.use(auditScopeMiddleware);
   app.useStaticAssets(join(PROJECT_ROOT, 'views', 'assets'), { prefix: '/assets/', maxAge: '1h', index: false });
   app.setBaseViewsDir(join(PROJECT_ROOT, 'views'));
   app.setViewEngine('hbs');

@@ -18,6 +18,8 @@ import type { UserEntity } from '../identity/entities/user.entity';
 import { SignInPurpose, SignInPurposes } from '../identity/login/sign-in-purposes';
 import { BrowserSessionsService } from '../identity/sessions/browser-sessions.service';
 import { UsersService } from '../identity/users/users.service';
+import { userActor } from '../identity/audit/actors';
+import { AuditTrail } from '../identity/audit/audit-trail.service';
 import { checkClient, checkClientId } from './checks/check-client';
 import { checkPkce } from './checks/check-pkce';
 import { checkPrompt, Prompt } from './checks/check-prompt';
@@ -63,6 +65,7 @@ export class AuthorizeService implements OnModuleInit {
     private readonly sessions: BrowserSessionsService,
     private readonly users: UsersService,
     private readonly signInPurposes: SignInPurposes,
+    private readonly audit: AuditTrail,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly metrics: Metrics,
   ) {
@@ -116,8 +119,14 @@ export class AuthorizeService implements OnModuleInit {
       }
       const decision = readDecision(body);
       // The user saw the consent page, which names the redirect host: sending the answer there is what they chose.
-      if (decision === 'deny') throw accessDenied('the user denied the request').redirectTo(request.redirectUri, request.state);
-      const recorded = await this.grants.record(user.id, request.app.id, scopes, this.audiences(request));
+      if (decision === 'deny') {
+        await this.audit.recordAlone({
+          type: 'consent.denied', actor: userActor(user), subjectUserId: user.id, clientId: request.app.clientId,
+          details: { scopes, resources: this.audiences(request) },
+        });
+        throw accessDenied('the user denied the request').redirectTo(request.redirectUri, request.state);
+      }
+      const recorded = await this.grants.record(user, request.app, scopes, this.audiences(request));
       return redirect(await this.issueCode(request, user.id, recorded.id, scopes, session.authenticatedAt));
     });
   }
@@ -138,7 +147,7 @@ export class AuthorizeService implements OnModuleInit {
       const params = { ...body, scope: Array.isArray(body.scope) ? body.scope.join(' ') : body.scope, prompt: undefined };
       const request = this.validate(client, params, { vouched: true });
       const scopes = this.grantableScopes(request.scopes, user, request.app);
-      const grant = await this.grants.record(user.id, request.app.id, scopes, this.audiences(request));
+      const grant = await this.grants.record(user, request.app, scopes, this.audiences(request));
       return { redirect_uri: await this.issueCode(request, user.id, grant.id, scopes, principal.session.authenticatedAt) };
     } catch (e) {
       if (!(e instanceof OAuthError)) throw e;

@@ -1,7 +1,6 @@
 import { INestApplicationContext } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import { userInfo } from 'node:os';
 import { AppsService } from '../clients/apps.service';
 import { AppDto, CreateAppDto } from '../clients/dto/app.dto';
 import { CryptoService } from '../common/crypto/crypto.service';
@@ -121,15 +120,6 @@ export class Commands {
     };
     const text = Object.entries(pruned).map(([table, n]) => `${table}: ${typeof n === 'number' ? n : n.rows}`).join('\n') + '\n';
     return { text, json: pruned };
-  }
-
-  /** Who runs a command, as the audit trail names them. */
-  static operator(): string {
-    try {
-      return userInfo().username;
-    } catch {
-      return 'unknown';
-    }
   }
 
   private async service<T>(type: new (...args: never[]) => T): Promise<T> {

@@ -10,6 +10,7 @@ import { CliDatabase } from './cli-database';
 import { CliError, CliIo, processIo } from './cli-io';
 import { Answer, Commands, describeProblem } from './commands';
 import { tailAudit } from './audit-tail';
+import { runAsCli } from '../identity/audit/audit-context';
 
 /**
  * `npx portcullis <command>` (or `npm run cli -- <command>`): the admin command line, on the same services as the
@@ -25,7 +26,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   const print = (answer: Answer) => io.out(json ? `${JSON.stringify(answer.json, null, 2)}\n` : answer.text);
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   const run = <A extends any[]>(action: (...args: A) => Promise<Answer | void>) => async (...args: A) => {
-    const answer = await action(...args);
+    // Everything a command changes is recorded in the audit trail with actor `cli`, named after the OS user.
+    const answer = await runAsCli(() => action(...args));
     if (answer) print(answer);
   };
 

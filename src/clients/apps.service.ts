@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { invalidClientMetadata, invalidRedirectUri, OAuthError } from '../common/oauth/oauth-error';
@@ -13,6 +13,8 @@ import { APP_CONFIG } from '../config/config.module';
 import { CachedRows, TableChanges } from '../database/cached-rows';
 import { DatabaseNotifications } from '../database/notifications.service';
 import { UsageWriteBehind } from '../database/write-behind';
+import { clientActor } from '../identity/audit/actors';
+import { AuditEventInput, AuditTrail } from '../identity/audit/audit-trail.service';
 import { OrgsService } from '../identity/orgs/orgs.service';
 import { checkAllowedResources } from './allowed-resources';
 import { AppDto, AppWithSecretDto, CreateAppDto, RegistrationResponseDto, UpdateAppDto } from './dto/app.dto';
@@ -43,6 +45,7 @@ export class AppsService implements OnApplicationShutdown {
     private readonly notifications: DatabaseNotifications,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly documents: ClientIdMetadataDocuments,
+    private readonly audit: AuditTrail,
     tableChanges: TableChanges,
   ) {
     this.byClientId = tableChanges.cache<AppEntity>(
@@ -96,7 +99,7 @@ export class AppsService implements OnApplicationShutdown {
     app.registrationDigest = digest;
     const window = this.config.dcr.reuseWindow;
     if (window === 0) {
-      await this.apps.insert(app);
+      await this.apps.manager.transaction((tx) => this.insertRecorded(tx, app));
       return this.findOrThrow(app.id);
     }
     const id = await this.apps.manager.transaction(async (tx) => {
@@ -114,8 +117,8 @@ export class AppsService implements OnApplicationShutdown {
         .getMany();
       // The digest stays when an admin changes the metadata; the metadata itself must still be the same.
       const same = earlier.find((e) => canonicalRegistration(e) === canonical);
-      if (same) return same.id;
-      await tx.insert(AppEntity, app);
+      if (same) return same.id; // no new app, so nothing to record
+      await this.insertRecorded(tx, app);
       return app.id;
     });
     return this.findOrThrow(id);
@@ -162,6 +165,7 @@ export class AppsService implements OnApplicationShutdown {
       ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
     };
     const checked = this.check(merged, app.provenance, toProblem);
+    const before = auditedFields(app);
     const wasPublic = app.tokenEndpointAuthMethod === 'none';
     if (wasPublic !== (checked.tokenEndpointAuthMethod === 'none')) {
       throw validationError([{ name: 'token_endpoint_auth_method', error: 'invalid_value', title: 'An app cannot switch between public and confidential; register a new one', pointer: '/token_endpoint_auth_method' }]);
@@ -180,7 +184,13 @@ export class AppsService implements OnApplicationShutdown {
       ...(body.name !== undefined ? { name: requiredName(body.name) } : {}),
       ...(body.display_name !== undefined ? { displayName: requiredName(body.display_name, 'display_name') } : {}),
     });
-    const saved = await this.apps.save(app);
+    const after = auditedFields(app);
+    const fields = Object.keys(after).filter((f) => JSON.stringify(after[f]) !== JSON.stringify(before[f]));
+    const saved = await this.apps.manager.transaction(async (tx) => {
+      const row = await tx.save(app);
+      await this.audit.record(tx, { type: 'app.changed', clientId: app.clientId, details: { name: app.name, fields } });
+      return row;
+    });
     this.byClientId.clear();
     return AppDto.from(saved);
   }
@@ -195,7 +205,10 @@ export class AppsService implements OnApplicationShutdown {
     const app = await this.findOrThrow(id);
     refuseDocumentApp(app);
     if (app.provenance === 'dcr') {
-      await this.apps.update({ id }, { provenance: 'api', reviewedAt: this.clock.now() });
+      await this.apps.manager.transaction(async (tx) => {
+        await tx.update(AppEntity, { id }, { provenance: 'api', reviewedAt: this.clock.now() });
+        await this.audit.record(tx, { type: 'app.changed', clientId: app.clientId, details: { name: app.name, fields: ['provenance'], reviewed: true } });
+      });
       this.byClientId.clear();
     }
     return AppDto.from(await this.findOrThrow(id));
@@ -208,7 +221,11 @@ export class AppsService implements OnApplicationShutdown {
       throw validationError([{ name: 'token_endpoint_auth_method', error: 'invalid_value', title: 'A public client has no secret', pointer: '/token_endpoint_auth_method' }]);
     }
     const secret = this.crypto.randomToken(32);
-    await this.apps.update({ id }, { secretHash: await this.crypto.hashPassword(secret), secretRotatedAt: this.clock.now() });
+    const secretHash = await this.crypto.hashPassword(secret);
+    await this.apps.manager.transaction(async (tx) => {
+      await tx.update(AppEntity, { id }, { secretHash, secretRotatedAt: this.clock.now() });
+      await this.audit.record(tx, { type: 'app.secret_rotated', clientId: app.clientId, details: { name: app.name } });
+    });
     this.byClientId.clear();
     return { ...AppDto.from(await this.findOrThrow(id)), client_secret: secret };
   }
@@ -219,7 +236,11 @@ export class AppsService implements OnApplicationShutdown {
    * before answering.
    */
   async remove(id: string): Promise<void> {
-    await this.apps.delete({ id: (await this.findOrThrow(id)).id });
+    const app = await this.findOrThrow(id);
+    await this.apps.manager.transaction(async (tx) => {
+      await tx.delete(AppEntity, { id: app.id });
+      await this.audit.record(tx, { type: 'app.deleted', clientId: app.clientId, details: { name: app.name, provenance: app.provenance } });
+    });
     this.byClientId.clear();
     await this.notifications.flush();
   }
@@ -273,8 +294,23 @@ export class AppsService implements OnApplicationShutdown {
   private async insert(metadata: ClientMetadata, identity: AppIdentity): Promise<{ app: AppEntity; secret?: string }> {
     const secret = metadata.tokenEndpointAuthMethod === 'none' ? undefined : this.crypto.randomToken(32);
     const app = this.build(metadata, identity, secret ? await this.crypto.hashPassword(secret) : null);
-    await this.apps.insert(app);
+    await this.apps.manager.transaction((tx) => this.insertRecorded(tx, app));
     return { app: await this.findOrThrow(app.id), secret };
+  }
+
+  /**
+   * A new app and its `app.registered` event, in `tx`. An admin registering one is the request's actor; an app
+   * registering itself (RFC 7591) is its own: the request has no one else to name.
+   */
+  private async insertRecorded(tx: EntityManager, app: AppEntity): Promise<void> {
+    await tx.insert(AppEntity, app);
+    const event: AuditEventInput = {
+      type: 'app.registered',
+      clientId: app.clientId,
+      ...(app.provenance === 'api' ? {} : { actor: clientActor(app) }),
+      details: { provenance: app.provenance, name: app.name, token_endpoint_auth_method: app.tokenEndpointAuthMethod },
+    };
+    await this.audit.record(tx, event);
   }
 
   /** A new app with a client_id of its own, not yet stored. */
@@ -299,6 +335,23 @@ export class AppsService implements OnApplicationShutdown {
     if (!app) throw notFound('No app with this id');
     return app;
   }
+}
+
+/** What an admin may change on an app, by its API name: `app.changed` names those that changed. */
+function auditedFields(app: AppEntity): Record<string, unknown> {
+  return {
+    name: app.name,
+    display_name: app.displayName,
+    redirect_uris: app.redirectUris,
+    grant_types: app.grantTypes,
+    response_types: app.responseTypes,
+    token_endpoint_auth_method: app.tokenEndpointAuthMethod,
+    application_type: app.applicationType,
+    scope: app.scopes,
+    logo_uri: app.logoUri,
+    client_uri: app.clientUri,
+    allowed_resources: app.allowedResources,
+  };
 }
 
 type AppIdentity = Pick<AppEntity, 'name' | 'displayName' | 'provenance' | 'orgId'> & Partial<Pick<AppEntity, 'allowedResources'>>;

@@ -51,6 +51,13 @@ export interface AppConfig {
     readonly enabled: boolean;
     readonly port?: number;
   };
+  /**
+   * Seconds an audit event is kept before housekeeping prunes it. A year covers an annual review and most
+   * incident investigations; regulation may ask for longer, storage for shorter.
+   */
+  readonly audit: {
+    readonly retentionSeconds: number;
+  };
   readonly authorizationServer: {
     readonly enabled: boolean;
     /** No trailing slash: every `iss` and metadata URL is built by appending a path (RFC 8414 §2). */

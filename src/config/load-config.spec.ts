@@ -109,6 +109,14 @@ describe('loadConfig', () => {
     expect(loadConfig({ CONFIG_FILE: file }).metrics).toEqual({ enabled: false, port: 9100 });
   });
 
+  it('reads the audit retention: a year unless set, as a duration, from the YAML tree too', () => {
+    expect(loadConfig({}).audit).toEqual({ retentionSeconds: 365 * 86400 });
+    expect(loadConfig({ AUDIT_RETENTION: '90d' }).audit).toEqual({ retentionSeconds: 90 * 86400 });
+    expect(loadConfig({ CONFIG_FILE: yamlFile('audit:\n  retention: 30d\n') }).audit).toEqual({ retentionSeconds: 30 * 86400 });
+    expect(() => loadConfig({ AUDIT_RETENTION: '0' })).toThrow('AUDIT_RETENTION must be a positive duration');
+    expect(() => loadConfig({ AUDIT_RETENTION: 'forever' })).toThrow('AUDIT_RETENTION must be a positive duration');
+  });
+
   it('reads the database bounds', () => {
     expect(loadConfig({ DATABASE_POOL_SIZE: '25', DATABASE_CONNECT_TIMEOUT: '2s', DATABASE_STATEMENT_TIMEOUT: '1m' }).database)
       .toEqual({ poolSize: 25, connectTimeoutMs: 2000, statementTimeoutMs: 60_000, listenUrl: undefined });

@@ -26,6 +26,7 @@ const S = {
   drainDelay: { env: 'SHUTDOWN_DRAIN_DELAY', yaml: 'server.shutdown.drainDelay' },
   shutdownTimeout: { env: 'SHUTDOWN_TIMEOUT', yaml: 'server.shutdown.timeout' },
   housekeepingInterval: { env: 'HOUSEKEEPING_INTERVAL', yaml: 'housekeeping.interval' },
+  auditRetention: { env: 'AUDIT_RETENTION', yaml: 'audit.retention' },
   logLevel: { env: 'LOG_LEVEL', yaml: 'log.level' },
   metricsEnabled: { env: 'METRICS_ENABLED', yaml: 'metrics.enabled' },
   metricsPort: { env: 'METRICS_PORT', yaml: 'metrics.port' },
@@ -112,6 +113,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       intervalMs: (read.duration(S.housekeepingInterval) ?? 600) * 1000,
     },
     metrics: metricsSettings(read, port),
+    audit: {
+      retentionSeconds: read.duration(S.auditRetention) ?? 365 * 86400,
+    },
     authorizationServer: {
       enabled: asEnabled,
       issuerUrl: issuer ?? `http://localhost:${port}`,

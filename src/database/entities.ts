@@ -8,8 +8,9 @@ import { ServiceAccountEntity } from '../identity/entities/service-account.entit
 import { UserEntity } from '../identity/entities/user.entity';
 import { RevokedAccessTokenEntity } from '../grants/entities/revoked-access-token.entity';
 import { SigningKeyEntity } from '../token/entities/signing-key.entity';
+import { AuditEventEntity } from '../identity/audit/audit-event.entity';
 
-/** Every table of SPEC §6. Each owner module registers its own with TypeOrmModule.forFeature. */
+/** Every table of SPEC §6, and the audit trail. Each owner module registers its own with TypeOrmModule.forFeature. */
 export const ENTITIES = [
   OrgEntity,
   UserEntity,
@@ -21,4 +22,5 @@ export const ENTITIES = [
   RefreshTokenEntity,
   RevokedAccessTokenEntity,
   SigningKeyEntity,
+  AuditEventEntity,
 ];

@@ -5,14 +5,17 @@ import { DataSource, Repository } from 'typeorm';
 import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { Metrics } from '../common/metrics/metrics';
-import { isDeadlock } from '../common/database';
+import { isDeadlock, returnedRows } from '../common/database';
 import { PreparedStatements, prepared } from '../database/prepared-statements';
 import { UsageWriteBehind } from '../database/write-behind';
 import { invalidGrant } from '../common/oauth/oauth-error';
 import { isUuid } from '../common/uuid';
+import { userActor } from '../identity/audit/actors';
+import { AuditEventInput, AuditTrail } from '../identity/audit/audit-trail.service';
 import { UserCredentialHooks, UserTokenRevoker } from '../identity/users/user-credential-hooks';
 import { AccessTokenDenyList } from './access-token-deny-list.service';
 import { AuthorizationCodesService, NewAuthorizationCode } from './authorization-codes.service';
+import { clientIdOf } from './client-id-of';
 import { GrantEntity } from './entities/grant.entity';
 import { accessTokensOf, RecordedAccessToken, RefreshTokensService } from './refresh-tokens.service';
 
@@ -104,6 +107,7 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     private readonly crypto: CryptoService,
     private readonly sql: PreparedStatements,
     private readonly metrics: Metrics,
+    private readonly audit: AuditTrail,
   ) {
     this.usage = new UsageWriteBehind('grants', (sql, params) => this.grants.query(sql, params));
   }
@@ -132,19 +136,28 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
 
   /**
    * Records consent; scopes and resources are added to any earlier grant (SPEC §3), atomically under concurrent
-   * consents.
+   * consents. The user's decision is `consent.granted` in the audit trail, in the same transaction.
    */
-  async record(userId: string, appId: string, scopes: readonly string[], resources: readonly string[]): Promise<Consent> {
-    const rows: Consent[] = await this.grants.query(
-      `INSERT INTO grants (user_id, app_id, scopes, resources) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (user_id, app_id) DO UPDATE
-         SET scopes = ARRAY(SELECT DISTINCT s FROM unnest(grants.scopes || EXCLUDED.scopes) AS s ORDER BY s),
-             resources = ARRAY(SELECT DISTINCT r FROM unnest(grants.resources || EXCLUDED.resources) AS r ORDER BY r),
-             updated_at = now()
-       RETURNING id, scopes, resources`,
-      [userId, appId, [...scopes], [...resources]],
-    );
-    return rows[0];
+  async record(
+    user: { readonly id: string; readonly username: string }, app: { readonly id: string; readonly clientId: string },
+    scopes: readonly string[], resources: readonly string[],
+  ): Promise<Consent> {
+    return this.dataSource.transaction(async (tx) => {
+      const rows: Consent[] = await tx.query(
+        `INSERT INTO grants (user_id, app_id, scopes, resources) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, app_id) DO UPDATE
+           SET scopes = ARRAY(SELECT DISTINCT s FROM unnest(grants.scopes || EXCLUDED.scopes) AS s ORDER BY s),
+               resources = ARRAY(SELECT DISTINCT r FROM unnest(grants.resources || EXCLUDED.resources) AS r ORDER BY r),
+               updated_at = now()
+         RETURNING id, scopes, resources`,
+        [user.id, app.id, [...scopes], [...resources]],
+      );
+      await this.audit.record(tx, {
+        type: 'consent.granted', actor: userActor(user), subjectUserId: user.id, clientId: app.clientId,
+        details: { scopes: [...scopes], resources: [...resources] },
+      });
+      return rows[0];
+    });
   }
 
   /** Records that the app used the grant (shown on /account/apps); written behind. */
@@ -254,16 +267,34 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     const denied = await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
       const { denied: refreshed } = await this.refreshTokens.revokeWhere('grant_id = $1', [grantId], tx);
       const deleted = await this.codes.deleteForGrant(grantId, tx);
-      await tx.delete(GrantEntity, { id: grantId, userId });
+      const [grant] = returnedRows<{ client_id: string; scopes: string[] }>(await tx.query(
+        `DELETE FROM grants g USING apps a WHERE g.id = $1 AND g.user_id = $2 AND a.id = g.app_id RETURNING a.client_id, g.scopes`,
+        [grantId, userId],
+      ));
+      // A concurrent revocation of the same grant got there first: it records the event.
+      if (grant) {
+        await this.audit.record(tx, { type: 'grant.revoked', subjectUserId: userId, clientId: grant.client_id, details: { grant_id: grantId, scopes: grant.scopes } });
+      }
       return [...refreshed, ...deleted];
     }));
     // Committed: the deletion's trigger denied the codes' tokens and told every instance; this one knows at once.
     this.denyList.remember(denied);
   }
 
-  /** Revokes refresh-token families and the access tokens issued with them; answers how many live sessions ended. */
-  revokeFamilies(familyIds: readonly string[]): Promise<number> {
-    return retryOnDeadlock(() => this.refreshTokens.revokeFamilies(familyIds));
+  /**
+   * Revokes refresh-token families and the access tokens issued with them, and records `event` (given how many live
+   * sessions ended) in the same transaction; answers how many live sessions ended.
+   */
+  async revokeFamilies(familyIds: readonly string[], event: (ended: number) => AuditEventInput): Promise<number> {
+    const revoked = await retryOnDeadlock(() => this.dataSource.transaction(async (tx) => {
+      const result = familyIds.length > 0
+        ? await this.refreshTokens.revokeWhere('family_id = ANY($1::uuid[])', [[...familyIds]], tx)
+        : { ended: 0, denied: [] };
+      await this.audit.record(tx, event(result.ended));
+      return result;
+    }));
+    this.denyList.remember(revoked.denied);
+    return revoked.ended;
   }
 
   /**
@@ -296,8 +327,13 @@ export class GrantsService implements OnModuleInit, OnApplicationShutdown, UserT
     const code = await this.codes.findConsumed(raw);
     if (!code) return;
     const denied = await this.dataSource.transaction(async (tx) => {
-      const { denied: refreshed } = await this.refreshTokens.revokeWhere('authorization_code_id = $1', [code.id], tx);
-      return [...refreshed, ...(await this.denyList.deny(accessTokensOf([code]), tx))];
+      const { ended, denied: refreshed } = await this.refreshTokens.revokeWhere('authorization_code_id = $1', [code.id], tx);
+      const deniedCode = await this.denyList.deny(accessTokensOf([code]), tx);
+      await this.audit.record(tx, {
+        type: 'authorization_code.replay_detected', subjectUserId: code.userId, clientId: await clientIdOf(tx, code.appId),
+        details: { grant_id: code.grantId, sessions_revoked: ended },
+      });
+      return [...refreshed, ...deniedCode];
     });
     this.denyList.remember(denied);
     this.metrics.authorizationCodeReplayed();

@@ -8,7 +8,9 @@ import { Clock } from '../common/clock';
 import { CryptoService } from '../common/crypto/crypto.service';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { AuditTrail } from '../identity/audit/audit-trail.service';
 import { AccessTokenDenyList, DeniedToken } from './access-token-deny-list.service';
+import { clientIdOf } from './client-id-of';
 import { RefreshTokenEntity } from './entities/refresh-token.entity';
 
 /** The access token minted beside a new refresh token, and the scopes the new refresh token carries. */
@@ -100,6 +102,7 @@ export class RefreshTokensService {
     private readonly denyList: AccessTokenDenyList,
     private readonly crypto: CryptoService,
     private readonly clock: Clock,
+    private readonly audit: AuditTrail,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -138,7 +141,7 @@ export class RefreshTokensService {
     if (!existing) return { ok: false, reason: 'unknown' };
     if (existing.appId !== appId) return { ok: false, reason: 'foreign' };
     if (existing.rotatedAt || existing.revokedAt) {
-      await this.revokeFamilies([existing.familyId]);
+      await this.revokeReused(existing);
       return { ok: false, reason: 'reused' };
     }
     return { ok: false, reason: 'expired' };
@@ -165,6 +168,25 @@ export class RefreshTokensService {
     const minted = await mint(successor, { jti: successor.accessTokenJti, issuedAt, expiresAt });
     if (minted.accessTokenJti !== successor.accessTokenJti) throw new Error('a rotation answered again must sign its recorded access token again');
     return { ok: true, basis: successor, refreshToken, minted, again: true };
+  }
+
+  /**
+   * A used-up token presented again: its family dies. When it had been rotated, that is reuse (RFC 9700 §4.14.2:
+   * the token was stolen, or the client is broken), recorded in the audit trail in the same transaction; a token
+   * that was only revoked is a client that has not heard yet, and no event.
+   */
+  private async revokeReused(token: RefreshTokenEntity): Promise<void> {
+    const revoked = await this.dataSource.transaction(async (tx) => {
+      const result = await this.revokeWhere('family_id = $1', [token.familyId], tx);
+      if (token.rotatedAt) {
+        await this.audit.record(tx, {
+          type: 'refresh_token.reuse_detected', subjectUserId: token.userId, clientId: await clientIdOf(tx, token.appId),
+          details: { family_id: token.familyId, grant_id: token.grantId, sessions_revoked: result.ended },
+        });
+      }
+      return result;
+    });
+    this.denyList.remember(revoked.denied);
   }
 
   /** The live token (not rotated, revoked or expired) behind a raw value. */

@@ -55,14 +55,26 @@ export class UserGrantsService {
   }
 
   async revokeSession(userId: string, familyId: string): Promise<void> {
-    const live = isUuid(familyId) ? await this.refreshTokens.exists({ where: { familyId, userId, ...liveWhere(this.clock.now()) } }) : false;
+    // One statement: a rotation racing this replaces the live token atomically, and a second read could miss both.
+    const live = isUuid(familyId)
+      ? await this.refreshTokens.createQueryBuilder('t').innerJoin('t.app', 'app').select('app.clientId', 'clientId')
+        .where('t.familyId = :familyId AND t.userId = :userId', { familyId, userId })
+        .andWhere('t.revokedAt IS NULL AND t.rotatedAt IS NULL AND t.expiresAt > :now', { now: this.clock.now() })
+        .limit(1).getRawOne<{ clientId: string }>()
+      : undefined;
     if (!live) throw notFound('No such session');
-    await this.lifecycle.revokeFamilies([familyId]);
+    await this.lifecycle.revokeFamilies([familyId], () => ({
+      type: 'session.revoked', subjectUserId: userId, clientId: live.clientId, details: { family_id: familyId },
+    }));
   }
 
   async revokeAllSessions(userId: string): Promise<RevokeAllDto> {
-    const families = [...new Set((await this.liveTokens(userId)).map((t) => t.familyId))];
-    await this.lifecycle.revokeFamilies(families);
+    const live = await this.liveTokens(userId);
+    const families = [...new Set(live.map((t) => t.familyId))];
+    await this.lifecycle.revokeFamilies(families, () => ({
+      type: 'sessions.revoked_all', subjectUserId: userId,
+      details: { count: families.length, client_ids: [...new Set(live.map((t) => t.app?.clientId ?? ''))].filter(Boolean) },
+    }));
     return { message: `Revoked ${families.length} session${families.length === 1 ? '' : 's'}`, count: families.length };
   }
 

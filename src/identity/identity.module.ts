@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditEventEntity } from './audit/audit-event.entity';
+import { AuditEventsController, MyAuditEventsController } from './audit/audit-events.controller';
+import { AuditEventsService } from './audit/audit-events.service';
+import { AuditTrail } from './audit/audit-trail.service';
 import { AuthenticationGuard } from './auth/authentication.guard';
 import { BearerTokenRegistry } from './auth/bearer-token-registry';
 import { BearerAuthenticator } from './auth/bearer.strategy';
@@ -21,11 +25,16 @@ import { UsersController } from './users/users.controller';
 import { UsersService } from './users/users.service';
 import { UserCredentialHooks } from './users/user-credential-hooks';
 
-/** Who is who: users, orgs, service accounts, browser sessions, sign-in, and the guard every route passes. */
+/**
+ * Who is who: users, orgs, service accounts, browser sessions, sign-in, and the guard every route passes; and the
+ * audit trail, which every module above records its security events in.
+ */
 @Module({
-  imports: [TypeOrmModule.forFeature([OrgEntity, UserEntity, BrowserSessionEntity, ServiceAccountEntity])],
-  controllers: [LoginController, UsersController, OrgsController, ServiceAccountsController],
+  imports: [TypeOrmModule.forFeature([OrgEntity, UserEntity, BrowserSessionEntity, ServiceAccountEntity, AuditEventEntity])],
+  controllers: [LoginController, UsersController, OrgsController, ServiceAccountsController, AuditEventsController, MyAuditEventsController],
   providers: [
+    AuditTrail,
+    AuditEventsService,
     OrgsService,
     UsersService,
     ServiceAccountsService,
@@ -38,6 +47,6 @@ import { UserCredentialHooks } from './users/user-credential-hooks';
     BearerAuthenticator,
     { provide: APP_GUARD, useClass: AuthenticationGuard },
   ],
-  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks, SignInPurposes],
+  exports: [OrgsService, UsersService, BrowserSessionsService, BearerTokenRegistry, UserCredentialHooks, SignInPurposes, AuditTrail, AuditEventsService],
 })
 export class IdentityModule {}

@@ -3,7 +3,7 @@ import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 
 /**
  * The tags in the order an admin works through them — register apps, add users and service accounts, sort them
- * into orgs, rotate keys — then the protocol and health. Swagger UI lists the tags in this order (it follows the
+ * into orgs, rotate keys, read the audit trail — then the protocol and health. Swagger UI lists the tags in this order (it follows the
  * document's `tags` array when no `tagsSorter` is set); a test checks both.
  */
 export const OPENAPI_TAGS: readonly { readonly name: string; readonly description: string }[] = [
@@ -12,7 +12,8 @@ export const OPENAPI_TAGS: readonly { readonly name: string; readonly descriptio
   { name: 'service-accounts', description: 'Callers that are not people: each has a role and one bearer token, shown once at creation.' },
   { name: 'orgs', description: 'Organisations that users, service accounts and apps belong to; unnamed ones join the default org.' },
   { name: 'keys', description: 'The ES256 keys that sign access and ID tokens.' },
-  { name: 'me', description: "The caller's own authorizations and app sessions (an access token needs scope `account`)." },
+  { name: 'audit', description: 'The audit trail: security events (sign-ins, consents, revocations, detected token reuse, changes to apps, users and keys, minted tokens), filtered and paged. Never a secret.' },
+  { name: 'me', description: "The caller's own authorizations, app sessions and audit events (an access token needs scope `account`)." },
   { name: 'tokens', description: 'Tokens for the caller itself, and delegated tokens for a user (admin).' },
   { name: 'oauth2', description: 'The OAuth 2.1 protocol, as client applications use it: token, revocation, introspection, registration (RFC 7591), userinfo, keys and scopes. Errors are RFC 6749 JSON.' },
   { name: 'discovery', description: 'Authorization server metadata (RFC 8414) and OpenID Connect discovery.' },

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ScopesService } from '../clients/scopes/scopes.service';
 import { forbidden, validationError } from '../common/problem/problem';
 import type { Principal } from '../identity/auth/principal';
+import { AuditTrail } from '../identity/audit/audit-trail.service';
 import { UsersService } from '../identity/users/users.service';
 import { AccessTokenClaims, AccessTokensService } from './access-tokens.service';
 import type { TokenResponseDto } from './dto/token.dto';
@@ -49,6 +50,7 @@ export class PrincipalTokensService {
     private readonly accessTokens: AccessTokensService,
     private readonly users: UsersService,
     private readonly scopes: ScopesService,
+    private readonly audit: AuditTrail,
   ) {}
 
   /**
@@ -64,6 +66,11 @@ export class PrincipalTokensService {
     const allowed = this.scopes.allowedForRole(user.role);
     const scopes = principal.via === 'access_token' ? allowed.filter((s) => principal.scopes?.includes(s)) : allowed;
     const access = await this.accessTokens.sign({ subject: user.id, clientId: SELF_CLIENT_ID, scopes, notAfter: binding.notAfter, extraClaims: binding.claims });
+    // Nothing is stored for a minted token: the event stands alone, and is in before the token is handed out.
+    await this.audit.recordAlone({
+      type: 'token.principal_minted', subjectUserId: user.id, clientId: principal.clientId ?? null,
+      details: { scopes, jti: access.jti, bound_to: principal.via, expires_at: access.expiresAt.toISOString() },
+    });
     return tokenResponse(access, scopes);
   }
 
@@ -89,6 +96,10 @@ export class PrincipalTokensService {
       extraClaims: { ...binding.claims, act: actor, ...(request.team_id ? { team_id: request.team_id } : {}) },
     });
     this.logger.log({ actor: actor.sub, subject: subject.id, scopes, teamId: request.team_id, jti: access.jti }, 'delegated token issued');
+    await this.audit.recordAlone({
+      type: 'token.delegated_minted', subjectUserId: subject.id, clientId: principal.kind === 'user' ? (principal.clientId ?? null) : null,
+      details: { scopes: [...new Set(scopes)], jti: access.jti, expires_at: access.expiresAt.toISOString(), ...(request.team_id ? { team_id: request.team_id } : {}) },
+    });
     return tokenResponse(access, [...new Set(scopes)]);
   }
 }

@@ -9,6 +9,7 @@ import { PublishedDocument, publishedDocument } from '../common/http/published-d
 import { AppConfig, ConfigError } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { DatabaseNotifications } from '../database/notifications.service';
+import { AuditTrail } from '../identity/audit/audit-trail.service';
 import { SigningKeyEntity } from './entities/signing-key.entity';
 
 export const SIGNING_ALG = 'ES256';
@@ -49,6 +50,7 @@ export class SigningKeysService implements OnModuleInit {
     private readonly dataSource: DataSource,
     private readonly notifications: DatabaseNotifications,
     private readonly clock: Clock,
+    private readonly audit: AuditTrail,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     const secret = config.authorizationServer.keyEncryptionSecret;
@@ -117,6 +119,7 @@ export class SigningKeysService implements OnModuleInit {
       ));
       await tx.insert(SigningKeyEntity, created);
       await tx.query('SELECT pg_notify($1, $2)', [KEYS_CHANNEL, created.kid]);
+      await this.audit.record(tx, { type: 'signing_key.rotated', details: { kid: created.kid, retired: old.map((r) => r.kid) } });
       return old.map((r) => r.kid);
     });
     await this.reload();

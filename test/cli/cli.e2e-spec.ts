@@ -152,6 +152,39 @@ describe('the admin CLI against a server\'s database', () => {
     expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toContain(kid);
   });
 
+  it('records what it changes in the audit trail as the cli actor, and audit:tail prints it', async () => {
+    await cli(['users:create', 'ivy', '--password', 'ivy-password-1'], env);
+    const tail = await cli(['audit:tail', '-n', '5', '--type', 'user.created', '--json'], env);
+    expect(tail.code).toBe(0);
+    const events = tail.out.trim().split('\n').map((line) => JSON.parse(line));
+    expect(events.at(-1)).toMatchObject({ type: 'user.created', outcome: 'success', actor_type: 'cli', request_id: expect.stringMatching(/^cli-/) });
+    const text = await cli(['audit:tail', '-n', '1', '--type', 'user.created'], env);
+    expect(text.out).toMatch(/^\S+Z {2}user\.created {2}success {2}by cli:\S+ {2}user [0-9a-f-]{36} {2}request cli-[0-9a-f-]{36}\n$/);
+    expect(tail.out).not.toContain('ivy-password-1');
+  });
+
+  it('audit:tail --follow prints new events until interrupted', async () => {
+    let stop!: () => void;
+    const interrupted = new Promise<void>((resolve) => (stop = resolve));
+    let out = '';
+    const following = runCli(['audit:tail', '-n', '1', '--type', 'app.registered', '--follow'], {
+      env: { LOG_LEVEL: 'warn', ...env }, out: (text) => (out += text), err: () => undefined, readStdin: async () => '', interrupted,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await cli(['apps:create', '--name', 'followed', '--grant-type', 'client_credentials'], env);
+    for (let i = 0; i < 100 && !out.includes('app.registered'); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    stop();
+    expect(await following).toBe(0);
+    expect(out).toMatch(/app\.registered {2}success {2}by cli:/);
+  });
+
+  it('audit:tail refuses a malformed type or count in one line', async () => {
+    const run = await cli(['audit:tail', '--type', 'DROP TABLE'], env);
+    expect(run.code).toBe(1);
+    oneLine(run);
+    expect((await cli(['audit:tail', '-n', '0'], env)).err).toContain('--lines must be a whole number from 1 to 1000');
+  });
+
   it('prune reports what it pruned, by table', async () => {
     const run = await cli(['prune', '--json'], env);
     expect(run.code).toBe(0);

@@ -4,7 +4,7 @@ import { dataSourceOptions, runMigrations } from '../../src/database/data-source
 import { createTestDatabase, dropTestDatabase } from '../helpers/database';
 
 const TABLES = [
-  'apps', 'authorization_codes', 'browser_sessions', 'grants', 'migrations', 'orgs', 'rate_limits', 'refresh_tokens',
+  'apps', 'audit_events', 'authorization_codes', 'browser_sessions', 'grants', 'migrations', 'orgs', 'rate_limits', 'refresh_tokens',
   'revoked_access_tokens', 'service_accounts', 'signing_keys', 'users',
 ];
 

@@ -6,8 +6,8 @@ import { buildOpenApiDocument, serialiseOpenApi } from '../../src/openapi/openap
 import { bootApp, TestApp } from '../helpers/app';
 import { operationsOf } from '../helpers/openapi-samples';
 
-/** The order an admin works in: apps, users, service accounts, orgs, keys; then the protocol; health last. */
-const ADMIN_ORDER = ['apps', 'users', 'service-accounts', 'orgs', 'keys', 'me', 'tokens', 'oauth2', 'discovery', 'health'];
+/** The order an admin works in: apps, users, service accounts, orgs, keys, the audit trail; then the protocol; health last. */
+const ADMIN_ORDER = ['apps', 'users', 'service-accounts', 'orgs', 'keys', 'audit', 'me', 'tokens', 'oauth2', 'discovery', 'health'];
 
 describe('OpenAPI document', () => {
   let t: TestApp;

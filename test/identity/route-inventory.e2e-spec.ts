@@ -81,8 +81,9 @@ describe('route inventory', () => {
   });
 
   it('protects every admin route', () => {
-    const admin = protectedRoutes.filter((r) => /^\/api\/v1\/(users|orgs|service-accounts)(\/|$)/.test(r.path));
-    expect(admin).toHaveLength(16);
+    const admin = protectedRoutes.filter((r) => /^\/api\/v1\/(users|orgs|service-accounts|audit-events)(\/|$)/.test(r.path));
+    expect(admin).toHaveLength(17);
+    expect(protectedRoutes.map(key)).toEqual(expect.arrayContaining(['GET /api/v1/audit-events', 'GET /api/v0/users/me/audit-events']));
   });
 
   it('refuses every protected route without credentials: 401 with a Bearer challenge', async () => {

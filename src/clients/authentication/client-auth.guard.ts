@@ -1,5 +1,7 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Injectable } from '@nestjs/common';
 import type { Request } from 'express';
+import { clientActor } from '../../identity/audit/actors';
+import { identifyActor } from '../../identity/audit/audit-context';
 import { AuthenticatedClient, ClientAuthenticationService } from './client-authentication.service';
 
 interface ClientRequest extends Request {
@@ -14,6 +16,7 @@ export class ClientAuthGuard implements CanActivate {
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<ClientRequest>();
     req.client = await this.clients.authenticate({ authorization: req.headers.authorization, body: req.body as Record<string, unknown> | undefined, ip: req.ip ?? '' });
+    identifyActor(clientActor(req.client.app));
     return true;
   }
 }

@@ -6,6 +6,9 @@ import { Clock } from '../../common/clock';
 import { OAuthError } from '../../common/oauth/oauth-error';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import { returnedRows } from '../../common/database';
+import { clientActor } from '../../identity/audit/actors';
+import { AuditTrail } from '../../identity/audit/audit-trail.service';
 import { OrgsService } from '../../identity/orgs/orgs.service';
 import { AppEntity } from '../entities/app.entity';
 import { ScopesService } from '../scopes/scopes.service';
@@ -36,7 +39,8 @@ const UPSERT = `
          grant_types = EXCLUDED.grant_types, response_types = EXCLUDED.response_types, application_type = EXCLUDED.application_type,
          scopes = EXCLUDED.scopes, logo_uri = EXCLUDED.logo_uri, client_uri = EXCLUDED.client_uri,
          metadata_fetched_at = EXCLUDED.metadata_fetched_at, metadata_expires_at = EXCLUDED.metadata_expires_at, updated_at = now()
-   WHERE apps.provenance = 'cimd'`;
+   WHERE apps.provenance = 'cimd'
+  RETURNING (xmax = 0) AS created`;
 
 /**
  * Client ID Metadata Documents (draft-ietf-oauth-client-id-metadata-document; MCP 2026-07-28 §Client ID Metadata
@@ -60,6 +64,7 @@ export class ClientIdMetadataDocuments {
     private readonly orgs: OrgsService,
     private readonly scopes: ScopesService,
     private readonly clock: Clock,
+    private readonly audit: AuditTrail,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.settings = config.metadataDocuments;
@@ -124,10 +129,20 @@ export class ClientIdMetadataDocuments {
     const now = this.clock.now();
     const ttl = Math.min(this.settings.cacheMaxSeconds, Math.max(this.settings.cacheMinSeconds, maxAgeSeconds ?? 0));
     const org = await this.orgs.ensure(this.config.dcr.defaultOrg);
-    await this.apps.query(UPSERT, [
-      clientId, metadata.name, org.id, metadata.redirectUris, metadata.grantTypes, metadata.responseTypes, metadata.applicationType,
-      metadata.scopes, metadata.logoUri, metadata.clientUri, now, new Date(now.getTime() + ttl * 1000),
-    ]);
+    await this.apps.manager.transaction(async (tx) => {
+      const [row] = returnedRows<{ created: boolean }>(await tx.query(UPSERT, [
+        clientId, metadata.name, org.id, metadata.redirectUris, metadata.grantTypes, metadata.responseTypes, metadata.applicationType,
+        metadata.scopes, metadata.logoUri, metadata.clientUri, now, new Date(now.getTime() + ttl * 1000),
+      ]));
+      // A row the upsert inserted has no deleting transaction (xmax 0): the document made a new app. A fetch that
+      // refreshed an existing copy registers nothing.
+      if (row?.created) {
+        await this.audit.record(tx, {
+          type: 'app.registered', actor: clientActor({ clientId, name: metadata.name }), clientId,
+          details: { provenance: 'cimd', name: metadata.name, token_endpoint_auth_method: 'none' },
+        });
+      }
+    });
   }
 
   private withinCeiling(cached: Readonly<AppEntity> | null): boolean {

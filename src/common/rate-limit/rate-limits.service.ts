@@ -13,10 +13,13 @@ export interface LimitOptions {
   readonly durationSeconds: number;
 }
 
-/** What a refused charge answers: how long until the next attempt may succeed. */
+/**
+ * What a refused charge answers: how long until the next attempt may succeed, which limit refused it, and whether
+ * this was the attempt that used the limit up (every refused one after it in the window is not).
+ */
 export class LimitExceeded extends Error {
   override readonly name = 'LimitExceeded';
-  constructor(readonly retryAfterSeconds: number) {
+  constructor(readonly retryAfterSeconds: number, readonly limit: string, readonly first: boolean) {
     super(`limit exceeded; retry in ${retryAfterSeconds} s`);
   }
 }
@@ -30,14 +33,24 @@ export class Limit {
   constructor(
     private readonly limiter: RateLimiterPostgres,
     private readonly dataSource: DataSource,
+    private readonly options: LimitOptions,
   ) {}
 
-  /** Charges one attempt before it is evaluated; throws LimitExceeded when none is left. */
+  get name(): string {
+    return this.options.name;
+  }
+
+  /**
+   * Charges one attempt before it is evaluated; throws LimitExceeded when none is left. A refused attempt is counted
+   * too (one atomic upsert each), so exactly one attempt per window is the first over the limit.
+   */
   async charge(key: string): Promise<void> {
     try {
       await this.limiter.consume(hashKey(key));
     } catch (e) {
-      if (e instanceof RateLimiterRes) throw new LimitExceeded(Math.max(1, Math.ceil(e.msBeforeNext / 1000)));
+      if (e instanceof RateLimiterRes) {
+        throw new LimitExceeded(Math.max(1, Math.ceil(e.msBeforeNext / 1000)), this.options.name, e.consumedPoints === this.options.points + 1);
+      }
       throw e;
     }
   }
@@ -72,7 +85,7 @@ export class RateLimitsService {
       keyPrefix: options.name,
       points: options.points,
       duration: options.durationSeconds,
-    }), this.dataSource);
+    }), this.dataSource, options);
   }
 }
 

@@ -5,6 +5,8 @@ import { Reflector } from '@nestjs/core';
 import { BearerChallenge } from '../../common/oauth/bearer-challenge';
 import { ApiProblem, forbidden, unauthorised } from '../../common/problem/problem';
 import { BrowserSessionsService } from '../sessions/browser-sessions.service';
+import { identifyActor } from '../audit/audit-context';
+import { principalActor } from '../audit/actors';
 import { ACCESS_KEY, AccessRule, AuthenticatedRequest, PUBLIC_KEY } from './auth.decorators';
 import { BearerAuthenticator } from './bearer.strategy';
 import type { Principal } from './principal';
@@ -39,6 +41,7 @@ export class AuthenticationGuard implements CanActivate {
 
     const principal = await this.authenticate(ctx, req);
     req.principal = principal;
+    identifyActor(principalActor(principal));
     this.authorise(principal, this.reflector.getAllAndOverride<AccessRule | undefined>(ACCESS_KEY, targets) ?? {});
     return true;
   }

@@ -1,10 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
 import { CryptoService } from '../../common/crypto/crypto.service';
 import { Limit, LimitExceeded, RateLimitsService } from '../../common/rate-limit/rate-limits.service';
 import { CookieChange, PageRequest, PageResult, readerOf, redirect, render } from '../../common/pages/page-result';
 import { isolated } from '../../common/text/display-text';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import { userActor } from '../audit/actors';
+import { ANONYMOUS_ACTOR } from '../audit/audit-event-types';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { BrowserSessionsService, SESSION_COOKIE } from '../sessions/browser-sessions.service';
 import { UsersService } from '../users/users.service';
 import { safeReturnTo } from './return-to';
@@ -49,6 +53,8 @@ export class LoginService {
     private readonly sessions: BrowserSessionsService,
     private readonly crypto: CryptoService,
     private readonly purposes: SignInPurposes,
+    private readonly audit: AuditTrail,
+    private readonly dataSource: DataSource,
     limits: RateLimitsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -81,6 +87,7 @@ export class LoginService {
       await this.perIp.charge(ctx.ip);
     } catch (e) {
       if (!(e instanceof LimitExceeded)) throw e;
+      if (e.first) await this.recordLockout(username, e);
       const minutes = Math.ceil(e.retryAfterSeconds / 60);
       const lockedUntil = new Date(Date.now() + e.retryAfterSeconds * 1000);
       return {
@@ -89,15 +96,42 @@ export class LoginService {
       };
     }
 
-    const user = await this.users.verifyCredentials(username, password);
-    if (!user) return this.form(returnTo, 401, ctx, { error: GENERIC_FAILURE, username, invalid: true });
+    const checked = await this.users.checkCredentials(username, password);
+    if (!checked.ok) {
+      // The username is recorded only when it names a user: a string that names nobody may be a password typed
+      // into the wrong field.
+      const { claimed } = checked;
+      await this.audit.recordAlone({
+        type: 'sign_in.failed', actor: ANONYMOUS_ACTOR, subjectUserId: claimed?.id ?? null,
+        details: claimed ? { username: claimed.username, reason: 'wrong_password' } : { reason: 'unknown_username' },
+      });
+      return this.form(returnTo, 401, ctx, { error: GENERIC_FAILURE, username, invalid: true });
+    }
+    const { user } = checked;
     await Promise.all([this.perIpAndUser.reset(userKey), this.perIp.refund(ctx.ip)]);
 
-    const session = await this.sessions.create(user);
+    const session = await this.dataSource.transaction(async (tx) => {
+      const created = await this.sessions.create(user, tx);
+      await this.audit.record(tx, { type: 'sign_in.succeeded', actor: userActor(user), subjectUserId: user.id });
+      return created;
+    });
     return redirect(returnTo, [
       { name: SESSION_COOKIE, value: session.rawId, options: { ...this.sessionCookieOptions(), maxAge: this.config.sessionTtl * 1000 } },
       { name: LOGIN_CSRF_COOKIE, options: this.csrfCookieOptions() },
     ]);
+  }
+
+  /** The attempt that used up a sign-in limit: once per lock, against the user the username names (if any). */
+  private async recordLockout(username: string, e: LimitExceeded): Promise<void> {
+    const claimed = await this.users.findByUsername(username);
+    await this.audit.recordAlone({
+      type: 'sign_in.locked_out', actor: ANONYMOUS_ACTOR, subjectUserId: claimed?.id ?? null,
+      details: {
+        limit: e.limit === this.perIp.name ? 'address' : 'address_and_username',
+        retry_after_seconds: e.retryAfterSeconds,
+        ...(claimed ? { username: claimed.username } : {}),
+      },
+    });
   }
 
   async logout(form: { csrf_token?: unknown }, cookies: Record<string, unknown>): Promise<PageResult> {

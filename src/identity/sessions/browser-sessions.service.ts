@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { deleteInBatches, Pruned } from '../../database/batched-delete';
 import { createHmac } from 'node:crypto';
-import { LessThan, MoreThan, Repository } from 'typeorm';
+import { EntityManager, MoreThan, Repository } from 'typeorm';
 import { Clock } from '../../common/clock';
 import { isUuid } from '../../common/uuid';
 import { CryptoService } from '../../common/crypto/crypto.service';
@@ -15,6 +15,8 @@ import { ScheduledJobs } from '../../database/scheduled-jobs';
 import { UserEntity } from '../entities/user.entity';
 import { UsersService } from '../users/users.service';
 import type { UserPrincipal } from '../auth/principal';
+import { identifyActor } from '../audit/audit-context';
+import { userActor } from '../audit/actors';
 
 export const SESSION_COOKIE = 'session_id';
 
@@ -62,24 +64,28 @@ export class BrowserSessionsService {
     jobs.every('prune expired browser sessions', () => this.pruneExpired());
   }
 
-  async create(user: Pick<UserEntity, 'id'>): Promise<NewSession> {
+  /** A new session for `user`, in `manager`'s transaction when given (sign-in records it in the audit trail too). */
+  async create(user: Pick<UserEntity, 'id'>, manager: EntityManager = this.sessions.manager): Promise<NewSession> {
     const rawId = this.crypto.randomToken(32);
     const now = this.clock.now();
     const expiresAt = new Date(now.getTime() + this.config.sessionTtl * 1000);
-    await this.sessions.insert({ idHash: this.crypto.sha256Hex(rawId), userId: user.id, authenticatedAt: now, expiresAt });
+    await manager.insert(BrowserSessionEntity, { idHash: this.crypto.sha256Hex(rawId), userId: user.id, authenticatedAt: now, expiresAt });
     return { rawId, expiresAt };
   }
 
   /**
    * The signed-in session behind a request's cookies, with its user, and the raw cookie value (which keys the
-   * session's CSRF tokens); undefined when there is no cookie or it is unknown or expired.
+   * session's CSRF tokens); undefined when there is no cookie or it is unknown or expired. The pages that read the
+   * session themselves (consent, connected apps) act as its user: the audit trail is told so here.
    */
   async fromCookies(cookies: Record<string, unknown> | undefined): Promise<SignedIn | undefined> {
     const rawId = cookies?.[SESSION_COOKIE];
     if (typeof rawId !== 'string' || rawId === '' || rawId.length > 100) return undefined;
     const [session] = await this.sql.rows<Session>(FIND_SESSION, [this.crypto.sha256Hex(rawId), this.clock.now()]);
     const user = session && (await this.users.findById(session.userId));
-    return user ? { rawId, session, user } : undefined;
+    if (!user) return undefined;
+    identifyActor(userActor(user));
+    return { rawId, session, user };
   }
 
   /** The signed-in user as an API principal. */

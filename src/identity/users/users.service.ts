@@ -10,6 +10,7 @@ import { CachedRows, TableChanges } from '../../database/cached-rows';
 import { DatabaseNotifications } from '../../database/notifications.service';
 import { BrowserSessionEntity } from '../entities/browser-session.entity';
 import { predatesCredentials, UserEntity } from '../entities/user.entity';
+import { AuditTrail } from '../audit/audit-trail.service';
 import { UserCredentialHooks } from './user-credential-hooks';
 import { OrgsService } from '../orgs/orgs.service';
 import { CreateUserDto, UpdateUserDto, UserDto } from './dto/user.dto';
@@ -27,6 +28,7 @@ export class UsersService implements OnModuleInit {
     private readonly crypto: CryptoService,
     private readonly hooks: UserCredentialHooks,
     private readonly notifications: DatabaseNotifications,
+    private readonly audit: AuditTrail,
     tableChanges: TableChanges,
   ) {
     this.byId = tableChanges.cache<UserEntity>('users', (id) => this.users.findOneBy({ id }), { max: 50_000, ttlMs: 5 * 60_000 });
@@ -37,15 +39,22 @@ export class UsersService implements OnModuleInit {
   }
 
   /**
-   * The user whose username (case-insensitively) and password match, or undefined. One bcrypt comparison
-   * happens whether or not the user exists.
+   * Whether the username (case-insensitively) and password match a user; when they do not, which user the username
+   * named, if any (the audit trail records a failed sign-in against it). One bcrypt comparison happens whether or
+   * not the user exists.
    */
-  async verifyCredentials(username: string, password: string): Promise<UserEntity | undefined> {
-    const user = username.length <= 64 && Buffer.byteLength(password) <= 72
-      ? await this.users.findOne({ where: { username: byName(username) }, select: selectWithHash })
-      : null;
-    const ok = await this.crypto.verifyPassword(password, user?.passwordHash ?? this.dummyHash);
-    return ok && user ? user : undefined;
+  async checkCredentials(username: string, password: string): Promise<CredentialCheck> {
+    const user = username.length <= 64 ? await this.users.findOne({ where: { username: byName(username) }, select: selectWithHash }) : null;
+    const fits = Buffer.byteLength(password) <= 72;
+    const ok = await this.crypto.verifyPassword(password, fits && user ? user.passwordHash : this.dummyHash);
+    if (ok && fits && user) return { ok: true, user };
+    return { ok: false, claimed: user ? { id: user.id, username: user.username } : null };
+  }
+
+  /** The user a username names (case-insensitively), if any. */
+  async findByUsername(username: string): Promise<Pick<UserEntity, 'id' | 'username'> | null> {
+    if (username.length > 64) return null;
+    return this.users.findOne({ where: { username: byName(username) }, select: { id: true, username: true } });
   }
 
   /** The user, from memory: a frozen copy shared by every request. */
@@ -83,7 +92,10 @@ export class UsersService implements OnModuleInit {
       orgId,
     });
     try {
-      await this.users.insert(user);
+      await this.users.manager.transaction(async (tx) => {
+        await tx.insert(UserEntity, user);
+        await this.audit.record(tx, { type: 'user.created', subjectUserId: user.id, details: { username: user.username, role: user.role, org_id: orgId } });
+      });
     } catch (e) {
       throw isUniqueViolation(e) ? duplicateUsername(dto.username) : e;
     }
@@ -106,8 +118,10 @@ export class UsersService implements OnModuleInit {
    */
   async update(id: string, dto: UpdateUserDto): Promise<UserDto> {
     const user = await this.findOrThrow(id);
-    if (dto.role === 'user' && user.role === 'admin') await this.assertNotLastAdmin(user);
-    const endsCredentials = (dto.role === 'user' && user.role === 'admin') || dto.password !== undefined;
+    const demoted = dto.role === 'user' && user.role === 'admin';
+    if (demoted) await this.assertNotLastAdmin(user);
+    const endsCredentials = demoted || dto.password !== undefined;
+    const fields = changedFields(user, dto);
     if (dto.username !== undefined) user.username = dto.username;
     if (dto.given_name !== undefined) user.givenName = dto.given_name;
     if (dto.family_name !== undefined) user.familyName = dto.family_name;
@@ -122,6 +136,12 @@ export class UsersService implements OnModuleInit {
       await this.users.manager.transaction(async (tx) => {
         await tx.save(user);
         if (endsCredentials) await tx.delete(BrowserSessionEntity, { userId: user.id });
+        // A demotion is an event of its own; anything else the same request changed is `user.changed`.
+        if (demoted) await this.audit.record(tx, { type: 'user.demoted', subjectUserId: user.id, details: { username: user.username, from: 'admin', to: 'user' } });
+        const others = fields.filter((f) => !(demoted && f === 'role'));
+        if (!demoted || others.length > 0) {
+          await this.audit.record(tx, { type: 'user.changed', subjectUserId: user.id, details: { username: user.username, fields: others, ...(others.includes('role') ? { role: user.role } : {}) } });
+        }
       });
     } catch (e) {
       throw isUniqueViolation(e) ? duplicateUsername(user.username) : e;
@@ -140,7 +160,10 @@ export class UsersService implements OnModuleInit {
   async remove(id: string): Promise<void> {
     const user = await this.findOrThrow(id);
     if (user.role === 'admin') await this.assertNotLastAdmin(user);
-    await this.users.delete({ id: user.id });
+    await this.users.manager.transaction(async (tx) => {
+      await tx.delete(UserEntity, { id: user.id });
+      await this.audit.record(tx, { type: 'user.deleted', subjectUserId: user.id, details: { username: user.username, role: user.role } });
+    });
     this.byId.clear();
     await this.notifications.flush();
   }
@@ -158,6 +181,25 @@ export class UsersService implements OnModuleInit {
       throw conflict(`"${user.username}" is the last admin; make another admin first`);
     }
   }
+}
+
+export type CredentialCheck =
+  | { readonly ok: true; readonly user: UserEntity }
+  | { readonly ok: false; readonly claimed: Pick<UserEntity, 'id' | 'username'> | null };
+
+/**
+ * The fields a change really changes, by their API names: a value sent equal to the stored one is no change. A new
+ * password always is (only its name is recorded, never a value).
+ */
+function changedFields(user: UserEntity, dto: UpdateUserDto): string[] {
+  const fields: string[] = [];
+  if (dto.username !== undefined && dto.username !== user.username) fields.push('username');
+  if (dto.given_name !== undefined && dto.given_name !== user.givenName) fields.push('given_name');
+  if (dto.family_name !== undefined && dto.family_name !== user.familyName) fields.push('family_name');
+  if (dto.email !== undefined && dto.email !== user.email) fields.push('email');
+  if (dto.role !== undefined && dto.role !== user.role) fields.push('role');
+  if (dto.password !== undefined) fields.push('password');
+  return fields;
 }
 
 const byName = (username: string) => Raw((alias) => `lower(${alias}) = lower(:username)`, { username });
