@@ -9,7 +9,7 @@ import { routeTemplate } from './http-route';
 export type ProtocolEndpointName = 'authorize' | 'token' | 'revoke' | 'introspect' | 'register' | 'userinfo' | 'other';
 
 /** Tables whose rows housekeeping removes (SPEC §6), the `table` label of pruning. */
-export type PrunedTable = 'authorization_codes' | 'refresh_tokens' | 'revoked_access_tokens' | 'signing_keys' | 'browser_sessions' | 'apps';
+export type PrunedTable = 'authorization_codes' | 'refresh_tokens' | 'revoked_access_tokens' | 'signing_keys' | 'browser_sessions' | 'apps' | 'audit_events';
 
 /** Error codes a protocol endpoint answers (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1; RFC 7591 §3.2.2; RFC 8707). */
 const OAUTH_ERROR_CODES: ReadonlySet<string> = new Set([
