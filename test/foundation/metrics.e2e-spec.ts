@@ -202,10 +202,10 @@ describe('/metrics', () => {
     expect({ codes: pruned.codes, sessions: sessions.rows }).toEqual({ codes: { rows: 1, batches: 1 }, sessions: 1 });
     expect({
       authorization_codes: rows('authorization_codes'), refresh_tokens: rows('refresh_tokens'), revoked_access_tokens: rows('revoked_access_tokens'),
-      signing_keys: rows('signing_keys'), browser_sessions: rows('browser_sessions'),
-    }).toEqual({ authorization_codes: 1, refresh_tokens: 0, revoked_access_tokens: 3, signing_keys: 1, browser_sessions: 1 });
+      signing_keys: rows('signing_keys'), browser_sessions: rows('browser_sessions'), audit_events: rows('audit_events'),
+    }).toEqual({ authorization_codes: 1, refresh_tokens: 0, revoked_access_tokens: 3, signing_keys: 1, browser_sessions: 1, audit_events: 0 });
     expect(after.samples.filter((s) => s.name === 'portcullis_pruned_rows_total').map((s) => s.labels.table).sort())
-      .toEqual(['authorization_codes', 'browser_sessions', 'refresh_tokens', 'revoked_access_tokens', 'signing_keys']);
+      .toEqual(['audit_events', 'authorization_codes', 'browser_sessions', 'refresh_tokens', 'revoked_access_tokens', 'signing_keys']);
   });
 });
 
