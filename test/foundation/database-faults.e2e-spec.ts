@@ -171,17 +171,20 @@ describe('PostgreSQL stops mid-traffic and comes back', () => {
       const stale = await authorizeAndConsent(t, app, aliceCookie, WITH_REFRESH);
       const login = await postLogin(t, alice.username, alice.password);
       const staleSession = cookiesOf(login).session_id.value;
-      await sql(t, `UPDATE authorization_codes SET expires_at = now() - interval '2 hours' WHERE code_hash = $1`, [sha256Hex(stale.code)]);
-      await sql(t, `UPDATE browser_sessions SET expires_at = now() - interval '1 minute' WHERE id_hash = $1`, [sha256Hex(staleSession)]);
-      await sql(t, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ('expired-after-the-outage', now() - interval '1 minute')`);
-      await sql(t, `INSERT INTO apps (client_id, name, display_name, provenance, org_id, created_at)
-                    SELECT 'never-used-after-the-outage', 'stale', 'Stale', 'dcr', id, now() - interval '2 days' FROM orgs LIMIT 1`);
+      // Each write says it wrote: housekeeping runs every second here and may prune a row before a later read.
+      const written = await Promise.all([
+        sql(t, `UPDATE authorization_codes SET expires_at = now() - interval '2 hours' WHERE code_hash = $1 RETURNING 1`, [sha256Hex(stale.code)]),
+        sql(t, `UPDATE browser_sessions SET expires_at = now() - interval '1 minute' WHERE id_hash = $1 RETURNING 1`, [sha256Hex(staleSession)]),
+        sql(t, `INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ('expired-after-the-outage', now() - interval '1 minute') RETURNING 1`),
+        sql(t, `INSERT INTO apps (client_id, name, display_name, provenance, org_id, created_at)
+                SELECT 'never-used-after-the-outage', 'stale', 'Stale', 'dcr', id, now() - interval '2 days' FROM orgs LIMIT 1 RETURNING 1`),
+      ]);
+      expect(written.map((rows) => rows.length)).toEqual([1, 1, 1, 1]);
       const left = () => sql<{ codes: number; sessions: number; jtis: number; apps: number }>(t, `SELECT
           (SELECT count(*)::int FROM authorization_codes WHERE code_hash = $1) AS codes,
           (SELECT count(*)::int FROM browser_sessions WHERE id_hash = $2) AS sessions,
           (SELECT count(*)::int FROM revoked_access_tokens WHERE jti = 'expired-after-the-outage') AS jtis,
           (SELECT count(*)::int FROM apps WHERE client_id = 'never-used-after-the-outage') AS apps`, [sha256Hex(stale.code), sha256Hex(staleSession)]).then((rows) => rows[0]);
-      expect(await left()).toEqual({ codes: 1, sessions: 1, jtis: 1, apps: 1 });
       const { value } = await pollUntil(left, (n) => n.codes + n.sessions + n.jtis + n.apps === 0, 60_000);
       expect(value).toEqual({ codes: 0, sessions: 0, jtis: 0, apps: 0 });
       // What is not expired stays: Alice's own session still works.

@@ -10,7 +10,7 @@ import { operationsOf, requestBodySamples } from '../helpers/openapi-samples';
 jest.setTimeout(120_000);
 
 /** The order an admin works in: apps, users, service accounts, orgs, keys; then the protocol; health last. */
-const ADMIN_ORDER = ['apps', 'users', 'service-accounts', 'orgs', 'keys', 'me', 'tokens', 'oauth2', 'discovery', 'health'];
+const ADMIN_ORDER = ['apps', 'users', 'service-accounts', 'orgs', 'keys', 'audit', 'me', 'tokens', 'oauth2', 'discovery', 'health'];
 
 /** Swagger UI at /docs, as an admin uses it: real Chromium, on a desktop and on a phone. */
 describe('Swagger UI at /docs in Chromium', () => {
