@@ -338,20 +338,14 @@ export class AppsService implements OnApplicationShutdown {
 }
 
 /** What an admin may change on an app, by its API name: `app.changed` names those that changed. */
+const AUDITED_FIELDS = [
+  'name', 'display_name', 'redirect_uris', 'grant_types', 'response_types', 'token_endpoint_auth_method', 'application_type', 'scope',
+  'logo_uri', 'client_uri', 'allowed_resources',
+] as const satisfies readonly (keyof AppDto)[];
+
 function auditedFields(app: AppEntity): Record<string, unknown> {
-  return {
-    name: app.name,
-    display_name: app.displayName,
-    redirect_uris: app.redirectUris,
-    grant_types: app.grantTypes,
-    response_types: app.responseTypes,
-    token_endpoint_auth_method: app.tokenEndpointAuthMethod,
-    application_type: app.applicationType,
-    scope: app.scopes,
-    logo_uri: app.logoUri,
-    client_uri: app.clientUri,
-    allowed_resources: app.allowedResources,
-  };
+  const shown = AppDto.from(app);
+  return Object.fromEntries(AUDITED_FIELDS.map((field) => [field, shown[field]]));
 }
 
 type AppIdentity = Pick<AppEntity, 'name' | 'displayName' | 'provenance' | 'orgId'> & Partial<Pick<AppEntity, 'allowedResources'>>;
