@@ -45,7 +45,7 @@ export class Commands {
     const { password, generated } = await this.password(options);
     const dto = await checked(UpdateUserDto, { password });
     const users = await this.service(UsersService);
-    const id = await users.idOf(username);
+    const id = (await users.findByUsername(username))?.id;
     if (!id) throw new CliError(`no user named "${username}"`);
     await users.update(id, dto);
     return {

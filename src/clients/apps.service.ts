@@ -98,30 +98,36 @@ export class AppsService implements OnApplicationShutdown {
     const digest = this.crypto.sha256Hex(registrationDigestInput(source, canonical));
     app.registrationDigest = digest;
     const window = this.config.dcr.reuseWindow;
-    if (window === 0) {
-      await this.apps.manager.transaction((tx) => this.insertRecorded(tx, app));
-      return this.findOrThrow(app.id);
-    }
     const id = await this.apps.manager.transaction(async (tx) => {
-      await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [REGISTRATION_LOCK_CLASS, registrationLockKey(digest)]);
-      const earlier = await tx.getRepository(AppEntity).createQueryBuilder('app')
-        .where('app.registrationDigest = :digest', { digest })
-        .andWhere("app.provenance = 'dcr'")
-        .andWhere('app.orgId = :orgId', { orgId: identity.orgId })
-        .andWhere('app.createdAt > now() - make_interval(secs => :window)', { window })
-        // Not one the sweep would remove now (a window longer than OAUTH2_DCR_UNUSED_TTL): it could be gone at once.
-        .andWhere(`(${unusedSelfRegisteredApp('app', ':unusedTtl', ':idleTtl')}) IS NOT TRUE`, { unusedTtl: this.config.dcr.unusedTtl, idleTtl: this.config.dcr.idleTtl })
-        .orderBy('app.createdAt', 'DESC')
-        // Held until the answer is committed: the sweep (FOR UPDATE SKIP LOCKED) passes over it meanwhile.
-        .setLock('pessimistic_read')
-        .getMany();
-      // The digest stays when an admin changes the metadata; the metadata itself must still be the same.
-      const same = earlier.find((e) => canonicalRegistration(e) === canonical);
-      if (same) return same.id; // no new app, so nothing to record
+      if (window > 0) {
+        const earlier = await this.registeredEarlier(tx, digest, identity.orgId, window);
+        // The digest stays when an admin changes the metadata; the metadata itself must still be the same.
+        const same = earlier.find((e) => canonicalRegistration(e) === canonical);
+        if (same) return same.id; // no new app, so nothing to record
+      }
       await this.insertRecorded(tx, app);
       return app.id;
     });
     return this.findOrThrow(id);
+  }
+
+  /**
+   * Apps registered from the same address with the same digest within the window, newest first, after waiting for
+   * any identical registration in progress (the digest's advisory lock). Held until `tx` commits: the sweep (FOR
+   * UPDATE SKIP LOCKED) passes over them meanwhile.
+   */
+  private async registeredEarlier(tx: EntityManager, digest: string, orgId: string, window: number): Promise<AppEntity[]> {
+    await tx.query('SELECT pg_advisory_xact_lock($1, $2)', [REGISTRATION_LOCK_CLASS, registrationLockKey(digest)]);
+    return tx.getRepository(AppEntity).createQueryBuilder('app')
+      .where('app.registrationDigest = :digest', { digest })
+      .andWhere("app.provenance = 'dcr'")
+      .andWhere('app.orgId = :orgId', { orgId })
+      .andWhere('app.createdAt > now() - make_interval(secs => :window)', { window })
+      // Not one the sweep would remove now (a window longer than OAUTH2_DCR_UNUSED_TTL): it could be gone at once.
+      .andWhere(`(${unusedSelfRegisteredApp('app', ':unusedTtl', ':idleTtl')}) IS NOT TRUE`, { unusedTtl: this.config.dcr.unusedTtl, idleTtl: this.config.dcr.idleTtl })
+      .orderBy('app.createdAt', 'DESC')
+      .setLock('pessimistic_read')
+      .getMany();
   }
 
   async create(body: CreateAppDto): Promise<AppWithSecretDto> {

@@ -64,6 +64,8 @@ const BUILT_IN_SCOPES = new Set(['openid', 'profile', 'email', 'offline_access',
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/; // RFC 6749 §3.3 scope-token
 const DURATION = /^(\d+)\s*(s|m|h|d)?$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+/** A DNS host name: dot-separated labels of letters, digits and inner hyphens. */
+const HOST_NAME = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*';
 /** Seconds: beyond this a refresh-token grace window stops being a retry allowance. */
 const MAX_REFRESH_REUSE_GRACE = 300;
 
@@ -166,7 +168,7 @@ function metadataDocumentSettings(read: SettingReader): AppConfig['metadataDocum
   const caFile = read.string(S.cimdTrustedCaFile);
   return {
     enabled: read.boolean(S.cimdEnabled) ?? false,
-    allowedDomains: read.list(S.cimdAllowedDomains, (v) => /^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(v), 'host names such as example.com or *.example.com')
+    allowedDomains: read.list(S.cimdAllowedDomains, (v) => new RegExp(`^(\\*\\.)?${HOST_NAME}$`).test(v), 'host names such as example.com or *.example.com')
       .map((d) => d.toLowerCase()),
     allowedAddresses: read.list(S.cimdAllowedAddresses, isCidr, 'CIDR ranges such as 127.0.0.1/32 or 10.0.0.0/8'),
     cacheMinSeconds,
@@ -289,8 +291,7 @@ class SettingReader {
   host(source: Source): string | undefined {
     const value = this.string(source);
     if (value === undefined) return undefined;
-    const hostname = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
-    if (!isIP(value) && !hostname.test(value)) this.fail(source, `must be an IP address or a host name, not "${value}"`);
+    if (!isIP(value) && !new RegExp(`^${HOST_NAME}$`).test(value)) this.fail(source, `must be an IP address or a host name, not "${value}"`);
     return value;
   }
 

@@ -120,44 +120,40 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
  * started for the command and stopped with it.
  */
 export async function openEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
-  const port = await runningClusterPort(options.dir);
+  const port = (await livePostmaster(options.dir))?.port;
   if (port === undefined) return startEmbeddedPostgres(options);
   const password = await clusterPassword(options.dir);
   const base = `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   return { url: `${base}/${options.database}`, adminUrl: `${base}/postgres`, port, stop: async () => undefined };
 }
 
-/** postmaster.pid holds the postmaster's pid on its first line and its port on the fourth. */
-async function runningClusterPort(dir: string): Promise<number | undefined> {
+/** PostgreSQL refuses a second postmaster on one data directory; say so plainly instead of its log line. */
+async function assertNotInUse(dir: string): Promise<void> {
+  const running = await livePostmaster(dir);
+  if (!running) return;
+  throw new EmbeddedPostgresError(
+    `the data directory ${dir} is already in use by a running PostgreSQL (pid ${running.pid}); ` +
+      'stop the other server, or give this one another DATA_DIR or a DATABASE_URL',
+  );
+}
+
+/**
+ * The postmaster running on `dir`, from its postmaster.pid: the pid on the first line, the port on the fourth (not
+ * yet written while it starts). None when there is no such file, or it is stale (PostgreSQL removes it itself).
+ */
+async function livePostmaster(dir: string): Promise<{ pid: number; port?: number } | undefined> {
   const pidFile = join(dir, 'postmaster.pid');
   if (!existsSync(pidFile)) return undefined;
   const lines = (await readFile(pidFile, 'utf8')).split('\n');
   const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || pid <= 0 || !Number.isInteger(port) || port <= 0) return undefined;
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
   try {
     process.kill(pid, 0);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return undefined;
   }
-  return port;
-}
-
-/** PostgreSQL refuses a second postmaster on one data directory; say so plainly instead of its log line. */
-async function assertNotInUse(dir: string): Promise<void> {
-  const pidFile = join(dir, 'postmaster.pid');
-  if (!existsSync(pidFile)) return;
-  const pid = Number((await readFile(pidFile, 'utf8')).split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) return;
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return; // stale lock file: PostgreSQL removes it itself
-  }
-  throw new EmbeddedPostgresError(
-    `the data directory ${dir} is already in use by a running PostgreSQL (pid ${pid}); ` +
-      'stop the other server, or give this one another DATA_DIR or a DATABASE_URL',
-  );
+  const port = Number(lines[3]);
+  return { pid, port: Number.isInteger(port) && port > 0 ? port : undefined };
 }
 
 /** A random password made on first use and kept beside the cluster (mode 0600). */

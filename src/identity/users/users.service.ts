@@ -71,11 +71,6 @@ export class UsersService implements OnModuleInit {
     return user && !predatesCredentials(user, iat) ? user : null;
   }
 
-  /** The id of the user with this username (case-insensitively), for the admin CLI. */
-  async idOf(username: string): Promise<string | null> {
-    return (await this.users.findOne({ where: { username: byName(username) }, select: { id: true } }))?.id ?? null;
-  }
-
   count(): Promise<number> {
     return this.users.count();
   }
